@@ -1,0 +1,1 @@
+"""Generated protobuf and gRPC code for Skiff. NEVER edit: run proto/generate.sh."""

@@ -1,0 +1,50 @@
+"""Fixtures shared by every tier. Process-starting fixtures always stop what they started."""
+from __future__ import annotations
+
+import pytest
+
+from tests.harness import EtcdCluster, StoreCluster
+from tests.harness.proc import stop_all
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+def _dump_on_failure(request, cluster) -> None:
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        print(f"\n----- logs of {cluster.kind} -----\n{cluster.logs()}")
+
+
+@pytest.fixture
+def store_cluster(tmp_path, request):
+    """A running 3-member Skiff store."""
+    c = StoreCluster(tmp_path / "store")
+    try:
+        c.start()
+        yield c
+    finally:
+        _dump_on_failure(request, c)
+        c.stop()
+
+
+@pytest.fixture
+def etcd_cluster(tmp_path, request):
+    """A running 3-member real etcd (skipped when etcd is not installed)."""
+    if not EtcdCluster.available():
+        pytest.skip("etcd not installed (deploy/venv.sh installs it as root)")
+    c = EtcdCluster(tmp_path / "etcd")
+    try:
+        c.start()
+        yield c
+    finally:
+        _dump_on_failure(request, c)
+        c.stop()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    stop_all()
