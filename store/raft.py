@@ -1,0 +1,247 @@
+"""The Raft shell around the MVCC core: pysyncobj orders commands, every replica applies them.
+
+Threads: pysyncobj does its networking, journal writes and applies on ONE tick thread that this
+module runs (`autoTick=False`, so nothing of ours is touched before `__init__` finishes). The gRPC
+shell lives on an asyncio loop. The hand-off points are exactly:
+- `propose(cmd)` (asyncio thread): commands proposed in one loop iteration go to Raft as one entry
+  (`_apply_batch`), so many concurrent writes cost one log append and one replication round.
+- `_apply_batch` (tick thread) mutates the MVCC state under `self.lock` and hands the batch's
+  events to `on_events`, and the caller's futures are resolved through `loop.call_soon_threadsafe`.
+Reads on the asyncio thread take `self.lock` too.
+
+Durability: the journal is an mmap; after every tick in which it changed we `msync` it (group commit),
+and snapshots are written with fsync before they replace the old one. See docs/STORE.md.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import pickle
+import threading
+import time
+from dataclasses import dataclass
+
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
+from pysyncobj.config import SERIALIZER_STATE  # noqa: F401 - documented for readers of serialize()
+
+from store.mvcc import MVCC, Applied, MvccError
+
+log = logging.getLogger(__name__)
+
+
+class ProposalFailed(Exception):
+    """Raft did not confirm the command. `message` is etcd's text for the situation."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+_FAIL_MESSAGES = {
+    FAIL_REASON.QUEUE_FULL: "etcdserver: too many requests",
+    FAIL_REASON.MISSING_LEADER: "etcdserver: no leader",
+    FAIL_REASON.DISCARDED: "etcdserver: leader changed",
+    FAIL_REASON.NOT_LEADER: "etcdserver: leader changed",
+    FAIL_REASON.LEADER_CHANGED: "etcdserver: leader changed",
+    FAIL_REASON.UNKNOWN_OUTCOME: "etcdserver: request timed out",
+}
+
+
+@dataclass(frozen=True)
+class RaftConfig:
+    self_addr: str                 # "host:port" of this member's peer listener
+    partner_addrs: tuple[str, ...]
+    data_dir: str
+    election_timeout_ms: int = 1000
+    heartbeat_ms: int = 100
+    password: str | None = None
+    snapshot_entries: int = 20000  # Raft entries (batches) between snapshots
+
+
+class RaftNode(SyncObj):
+    def __init__(self, cfg: RaftConfig, loop: asyncio.AbstractEventLoop, on_events, on_reset):
+        # Attributes made BEFORE SyncObj.__init__ are node-local: pysyncobj leaves them out of
+        # snapshots. Replicated state lives only in self.mvcc, which our own serializer writes.
+        self.cfg = cfg
+        self.loop = loop
+        self.lock = threading.RLock()
+        self.on_events = on_events          # called on the loop with [(rev, [Event])]
+        self.on_reset = on_reset            # called on the loop after a snapshot replaced the state
+        self.lease_deadlines: dict[int, float] = {}  # node-local monotonic expiry times
+        self._batch: list = []
+        self._batch_futs: list = []
+        self._flush_scheduled = False
+        self._journal_mark = None
+        self._stopping = threading.Event()
+        et = cfg.election_timeout_ms / 1000.0
+        hb = cfg.heartbeat_ms / 1000.0
+        journal = os.path.join(cfg.data_dir, "raft.journal")
+        conf = SyncObjConf(
+            autoTick=False,
+            appendEntriesUseBatch=False,       # send each entry at once: sub-ms commits
+            appendEntriesPeriod=hb,
+            raftMinTimeout=et,
+            raftMaxTimeout=et * 1.5,
+            connectionTimeout=max(3.5, et * 2),
+            leaderFallbackTimeout=et * 2,      # a leader cut off from its quorum steps down
+            commandsWaitLeader=True,
+            journalFile=journal,
+            fullDumpFile=os.path.join(cfg.data_dir, "raft.snapshot"),
+            serializer=self._write_snapshot,
+            deserializer=self._read_snapshot,
+            logCompactionMinEntries=cfg.snapshot_entries,
+            logCompactionMinTime=600,
+            bindAddress=cfg.self_addr,
+            password=cfg.password,
+            onStateChanged=self._on_state_changed,
+        )
+        super().__init__(cfg.self_addr, list(cfg.partner_addrs), conf)
+        self.mvcc = MVCC()
+        self._thread = threading.Thread(target=self._tick_loop, name="raft-tick", daemon=True)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(5)
+        self._flush_journal(force=True)
+        self.destroy()
+
+    def _tick_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.doTick(0.02)
+                self._flush_journal()
+            except Exception:  # noqa: BLE001 - log and keep the member alive; the tick retries
+                log.exception("raft tick failed")
+                time.sleep(0.05)
+
+    def _flush_journal(self, force: bool = False) -> None:
+        """Group commit: msync the journal mmap once per tick in which it changed."""
+        j = self._SyncObj__raftLog
+        mark = (len(j), j[-1][1] if len(j) else 0)
+        if force or mark != self._journal_mark:
+            j.flush()
+            self._journal_mark = mark
+
+    # -- the replicated entry point ----------------------------------------------------------
+    @replicated
+    def _apply_batch(self, cmds):
+        out: list[Applied] = []
+        changed = []
+        now = time.monotonic()
+        with self.lock:
+            for cmd in cmds:
+                try:
+                    res = self.mvcc.apply(cmd)
+                except Exception as e:  # noqa: BLE001 - NEVER let apply raise: it wedges pysyncobj
+                    log.exception("apply of %r failed", cmd[0])
+                    res = Applied(error=MvccError("INTERNAL", f"etcdserver: {e}"), revision=self.mvcc.rev)
+                out.append(res)
+                if res.events:
+                    changed.append((res.revision, res.events))
+                kind = cmd[0]
+                if res.error is None and kind in ("lease_grant", "lease_keepalive"):
+                    lease = self.mvcc.leases.get(cmd[1])
+                    if lease is not None:
+                        self.lease_deadlines[cmd[1]] = now + lease[0]
+                elif kind == "lease_revoke":
+                    self.lease_deadlines.pop(cmd[1], None)
+        if changed:
+            self.loop.call_soon_threadsafe(self.on_events, changed)
+        return out
+
+    # -- proposing (asyncio thread) ---------------------------------------------------------------
+    def propose(self, cmd: tuple) -> "asyncio.Future[Applied]":
+        fut = self.loop.create_future()
+        self._batch.append(cmd)
+        self._batch_futs.append(fut)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush_batch)
+        return fut
+
+    def _flush_batch(self) -> None:
+        cmds, futs = self._batch, self._batch_futs
+        self._batch, self._batch_futs = [], []
+        self._flush_scheduled = False
+        if not cmds:
+            return
+        loop = self.loop
+
+        def resolve(results, reason):
+            if reason == FAIL_REASON.SUCCESS:
+                for f, r in zip(futs, results):
+                    if not f.done():
+                        f.set_result(r)
+            else:
+                exc_msg = _FAIL_MESSAGES.get(reason, "etcdserver: request timed out")
+                for f in futs:
+                    if not f.done():
+                        f.set_exception(ProposalFailed(exc_msg))
+
+        def callback(results, reason):  # tick thread: never block here
+            loop.call_soon_threadsafe(resolve, results, reason)
+
+        try:
+            self._apply_batch(cmds, callback=callback)
+        except Exception as e:  # noqa: BLE001 - e.g. the queue is full
+            resolve(None, FAIL_REASON.QUEUE_FULL)
+            log.warning("proposal of %d commands refused: %s", len(cmds), e)
+
+    async def submit(self, cmd: tuple, timeout: float) -> Applied:
+        fut = self.propose(cmd)
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except asyncio.TimeoutError:
+            raise ProposalFailed("etcdserver: request timed out") from None
+
+    async def read_barrier(self, timeout: float) -> None:
+        """Linearizable read fence: returns once this member has applied a log entry committed
+        after the call began, so local state reflects every write acknowledged before it.
+        Reads in one loop iteration share one barrier entry (batched with the writes)."""
+        await self.submit(("barrier",), timeout)
+
+    # -- status -----------------------------------------------------------------------------
+    def leader_addr(self) -> str | None:
+        leader = self._getLeader()
+        return None if leader is None else getattr(leader, "address", str(leader))
+
+    def is_leader(self) -> bool:
+        return self._isLeader()
+
+    def raft_status(self) -> dict:
+        return self.getStatus()
+
+    def _on_state_changed(self, old, new) -> None:  # tick thread
+        if new == 2:  # leader: as etcd, give every lease a full TTL again on a leader change
+            now = time.monotonic()
+            with self.lock:
+                for lid, (ttl, _keys) in self.mvcc.leases.items():
+                    self.lease_deadlines[lid] = now + ttl
+            log.info("became leader term=%s", self.raftCurrentTerm)
+
+    # -- snapshots (tick thread) ----------------------------------------------------------------
+    def _write_snapshot(self, path: str, raft_meta) -> None:
+        t0 = time.monotonic()
+        with self.lock:
+            blob = pickle.dumps((raft_meta, self.mvcc), protocol=5)
+        with open(path, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        log.info("snapshot written rev=%d bytes=%d in %.3fs", self.mvcc.rev, len(blob), time.monotonic() - t0)
+
+    def _read_snapshot(self, path: str):
+        with open(path, "rb") as f:
+            raft_meta, mvcc = pickle.load(f)
+        now = time.monotonic()
+        with self.lock:
+            self.mvcc = mvcc
+            self.lease_deadlines = {lid: now + ttl for lid, (ttl, _k) in mvcc.leases.items()}
+        log.info("snapshot loaded rev=%d compact_rev=%d keys=%d", mvcc.rev, mvcc.compact_rev, len(mvcc.keys))
+        self.loop.call_soon_threadsafe(self.on_reset)
+        return raft_meta
