@@ -48,6 +48,9 @@ _FAIL_MESSAGES = {
 }
 
 
+MAX_INFLIGHT_ENTRIES = 2
+
+
 @dataclass(frozen=True)
 class RaftConfig:
     self_addr: str                 # "host:port" of this member's peer listener
@@ -72,6 +75,7 @@ class RaftNode(SyncObj):
         self._batch: list = []
         self._batch_futs: list = []
         self._flush_scheduled = False
+        self._inflight = 0
         self._journal_mark = None
         self._stopping = threading.Event()
         et = cfg.election_timeout_ms / 1000.0
@@ -111,21 +115,83 @@ class RaftNode(SyncObj):
         self.destroy()
 
     def _tick_loop(self) -> None:
+        # A lone member commits in its own tick, with no peer message to wake the poll: keep its
+        # wait short so that a write does not sit out the whole poll timeout.
+        wait = 0.02 if self.cfg.partner_addrs else 0.001
         while not self._stopping.is_set():
             try:
-                self.doTick(0.02)
+                self.doTick(wait)
                 self._flush_journal()
             except Exception:  # noqa: BLE001 - log and keep the member alive; the tick retries
                 log.exception("raft tick failed")
                 time.sleep(0.05)
 
     def _flush_journal(self, force: bool = False) -> None:
-        """Group commit: msync the journal mmap once per tick in which it changed."""
+        """Group commit: fsync the journal once per tick in which it changed.
+
+        The journal is a shared mmap, so its dirty pages are the file's page cache and fsync(fd)
+        writes them; unlike mmap.flush() (msync), os.fsync releases the GIL, so the gRPC thread
+        keeps serving while the disk works."""
         j = self._SyncObj__raftLog
         mark = (len(j), j[-1][1] if len(j) else 0)
         if force or mark != self._journal_mark:
-            j.flush()
+            os.fsync(j._FileJournal__journalFile._ResizableFile__f.fileno())
             self._journal_mark = mark
+
+    # -- Raft safety fix ---------------------------------------------------------------------
+    def _SyncObj__onMessageReceived(self, node, message):
+        """Trims append-entries that overlap what this follower already holds.
+
+        pysyncobj 0.3.17's follower deletes every entry after `prevLogIdx` before appending, even
+        entries that match the leader's. The leader re-sends overlapping ranges (it moves nextIndex
+        back to ack+1 while later entries are in flight), so a follower briefly drops entries it
+        already acknowledged; a leader crash in that window could lose committed writes. Raft only
+        truncates at a conflict. We rewrite such a message before pysyncobj sees it (its handler is
+        name-mangled, so this override is what `self.__onMessageReceived` resolves to):
+        - entries we hold with the same term are dropped from the message, `prevLogIdx` moves past
+          them, so a truncation can only happen at a real conflict;
+        - if we hold all of them and everything after is from the sender's term (hence written
+          by this very leader, which never overwrites its own entries), `prevLogIdx` becomes our
+          last entry: nothing is truncated and the ack covers what we hold.
+        """
+        if (isinstance(message, dict) and message.get("type") == "append_entries"
+                and "prevLogIdx" in message and "transmission" not in message):
+            message = self._trim_overlap(message)
+        return super()._SyncObj__onMessageReceived(node, message)
+
+    def _trim_overlap(self, message: dict) -> dict:
+        get = self._SyncObj__getEntries
+        prev_idx, prev_term = message["prevLogIdx"], message["prevLogTerm"]
+        mine = get(prev_idx, 1)
+        if not mine or mine[0][2] != prev_term:
+            return message  # pysyncobj rejects it and the leader backs off, as Raft says
+        entries = list(message.get("entries", []))
+        matched = 0
+        for _cmd, idx, term in entries:
+            have = get(idx, 1)
+            if not have or have[0][2] != term:
+                break
+            prev_idx, prev_term = idx, term
+            matched += 1
+        if matched < len(entries):
+            if matched == 0:
+                return message
+            out = dict(message)
+            out.update(prevLogIdx=prev_idx, prevLogTerm=prev_term, entries=entries[matched:])
+            return out
+        after = get(prev_idx + 1, 1)
+        if not after:
+            if matched == 0:
+                return message
+            out = dict(message)
+            out.update(prevLogIdx=prev_idx, prevLogTerm=prev_term, entries=[])
+            return out
+        if after[0][2] != message["term"]:
+            return message  # entries of an older term follow: let Raft truncate them
+        last = self._SyncObj__raftLog[-1]
+        out = dict(message)
+        out.update(prevLogIdx=last[1], prevLogTerm=last[2], entries=[])
+        return out
 
     # -- the replicated entry point ----------------------------------------------------------
     @replicated
@@ -159,20 +225,31 @@ class RaftNode(SyncObj):
         fut = self.loop.create_future()
         self._batch.append(cmd)
         self._batch_futs.append(fut)
-        if not self._flush_scheduled:
+        if not self._flush_scheduled and self._inflight < MAX_INFLIGHT_ENTRIES:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush_batch)
         return fut
 
     def _flush_batch(self) -> None:
+        """Sends the waiting commands to Raft as one entry.
+
+        Group commit: at most MAX_INFLIGHT_ENTRIES of our entries are in Raft at once; commands
+        that arrive meanwhile wait and go together in the next entry. One client sees one entry's
+        latency; many clients share entries, so the per-entry cost (pickling, replication, fsync)
+        is paid once per batch."""
+        self._flush_scheduled = False
+        if not self._batch or self._inflight >= MAX_INFLIGHT_ENTRIES:
+            return
         cmds, futs = self._batch, self._batch_futs
         self._batch, self._batch_futs = [], []
-        self._flush_scheduled = False
-        if not cmds:
-            return
+        self._inflight += 1
         loop = self.loop
 
         def resolve(results, reason):
+            self._inflight -= 1
+            if self._batch and not self._flush_scheduled:
+                self._flush_scheduled = True
+                loop.call_soon(self._flush_batch)
             if reason == FAIL_REASON.SUCCESS:
                 for f, r in zip(futs, results):
                     if not f.done():

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Starts a local Skiff cluster. So far: the 3-member store (etcd-compatible) on loopback.
+#   ./deploy/up.sh [--state-dir DIR]      (default ~/.skiff; SKIFF_STATE_DIR also works)
+# Stop it with ./deploy/down.sh (same --state-dir).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+state=${SKIFF_STATE_DIR:-$HOME/.skiff}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --state-dir) state=${2:?--state-dir needs a directory}; shift 2 ;;
+    --state-dir=*) state=${1#*=}; shift ;;
+    -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
+    *) echo "up.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+  esac
+done
+"$root/deploy/venv.sh"
+py=$root/.venv/bin/python
+mkdir -p "$state/run" "$state/log"
+if [ ! -s "$state/peer-password" ]; then
+  (umask 077; "$py" -c 'import secrets; print(secrets.token_hex(32))' > "$state/peer-password")
+fi
+names=(s1 s2 s3)
+client_ports=(2379 22379 32379)
+peer_ports=(2380 22380 32380)
+cluster=""
+for i in 0 1 2; do cluster+="${cluster:+,}${names[$i]}=http://127.0.0.1:${peer_ports[$i]}"; done
+endpoints=""
+for i in 0 1 2; do
+  n=${names[$i]}
+  endpoints+="${endpoints:+,}127.0.0.1:${client_ports[$i]}"
+  pidfile=$state/run/store-$n.pid
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    echo "store $n already running (pid $(cat "$pidfile"))"
+    continue
+  fi
+  mkdir -p "$state/store/$n"
+  cp "$state/peer-password" "$state/store/$n/peer-password"
+  (cd "$root" && exec nohup "$py" -m store --name "$n" --data-dir "$state/store/$n" \
+      --listen-client-urls "http://127.0.0.1:${client_ports[$i]}" \
+      --listen-peer-urls "http://127.0.0.1:${peer_ports[$i]}" \
+      --initial-cluster "$cluster" --initial-cluster-token skiff-local \
+      >>"$state/log/store-$n.log" 2>&1 </dev/null) &
+  echo $! > "$pidfile"
+  echo "started store $n (pid $!, client 127.0.0.1:${client_ports[$i]}, log $state/log/store-$n.log)"
+done
+echo "$endpoints" > "$state/store-endpoints"
+"$py" - "$endpoints" "$state" <<'PY'
+import sys, time
+import grpc
+from skiffpb.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
+endpoints, state = sys.argv[1].split(","), sys.argv[2]
+deadline = time.monotonic() + 60
+waiting = set(endpoints)
+while waiting and time.monotonic() < deadline:
+    for ep in sorted(waiting):
+        try:
+            with grpc.insecure_channel(ep) as ch:
+                st = rpc_pb2_grpc.MaintenanceStub(ch).Status(rpc_pb2.StatusRequest(), timeout=1)
+                if st.leader:
+                    rpc_pb2_grpc.KVStub(ch).Range(rpc_pb2.RangeRequest(key=b"health"), timeout=2)
+                    waiting.discard(ep)
+                    print(f"  {ep}: ready (leader {st.leader:x}, term {st.raftTerm})", flush=True)
+        except grpc.RpcError:
+            pass
+    if waiting:
+        print(f"  waiting for {', '.join(sorted(waiting))} ...", flush=True)
+        time.sleep(0.5)
+if waiting:
+    sys.exit(f"store members {', '.join(sorted(waiting))} not ready after 60 s: see {state}/log/")
+PY
+echo "store ready. Try: etcdctl --endpoints=$endpoints put hello world"
