@@ -555,7 +555,7 @@ class StoreClient:
                 if left <= 0:
                     err: StoreError = DeadlineExceeded(f"{what}: deadline of {budget:.3g}s exceeded")
                 elif not await m.connect(min(left, self.dial_timeout)):
-                    err = Unavailable(f"{what}: cannot connect to {m.endpoint}")
+                    err = Unavailable(f"{what}: cannot connect")
                 else:
                     sent = True
                     return await attempt(m, deadline - loop.time())

@@ -31,11 +31,16 @@ log = logging.getLogger(__name__)
 
 
 class ProposalFailed(Exception):
-    """Raft did not confirm the command. `message` is etcd's text for the situation."""
+    """Raft did not confirm the command. `message` is etcd's text for the situation.
+    `not_sent`: the command never left this member, so it certainly was not applied."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, not_sent: bool = False):
         super().__init__(message)
         self.message = message
+        self.not_sent = not_sent
+
+
+NOT_SENT = -1  # our own fail reason: a forwarded command that the transport dropped
 
 
 _FAIL_MESSAGES = {
@@ -45,6 +50,7 @@ _FAIL_MESSAGES = {
     FAIL_REASON.NOT_LEADER: "etcdserver: leader changed",
     FAIL_REASON.LEADER_CHANGED: "etcdserver: leader changed",
     FAIL_REASON.UNKNOWN_OUTCOME: "etcdserver: request timed out",
+    NOT_SENT: "etcdserver: no leader",
 }
 
 
@@ -102,6 +108,9 @@ class RaftNode(SyncObj):
         )
         super().__init__(cfg.self_addr, list(cfg.partner_addrs), conf)
         self.mvcc = MVCC()
+        transport = self._SyncObj__transport
+        self._transport_send = transport.send
+        transport.send = self._send_or_fail_fast
         self._thread = threading.Thread(target=self._tick_loop, name="raft-tick", daemon=True)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -137,6 +146,17 @@ class RaftNode(SyncObj):
         if force or mark != self._journal_mark:
             os.fsync(j._FileJournal__journalFile._ResizableFile__f.fileno())
             self._journal_mark = mark
+
+    def _send_or_fail_fast(self, node, message) -> bool:
+        """pysyncobj forwards a follower's command to the leader and ignores whether the send
+        worked: a command sent while the connection is down waits for the next leader change.
+        We fail it at once instead (it certainly was not applied), so `submit` can retry it."""
+        ok = self._transport_send(node, message)
+        if not ok and isinstance(message, dict) and message.get("type") == "apply_command":
+            cb = self._SyncObj__commandsWaitingReply.pop(message.get("request_id"), None)
+            if cb is not None:
+                cb(None, NOT_SENT)
+        return ok
 
     # -- Raft safety fix ---------------------------------------------------------------------
     def _SyncObj__onMessageReceived(self, node, message):
@@ -255,10 +275,11 @@ class RaftNode(SyncObj):
                     if not f.done():
                         f.set_result(r)
             else:
-                exc_msg = _FAIL_MESSAGES.get(reason, "etcdserver: request timed out")
+                exc = ProposalFailed(_FAIL_MESSAGES.get(reason, "etcdserver: request timed out"),
+                                     not_sent=reason in (NOT_SENT, FAIL_REASON.QUEUE_FULL))
                 for f in futs:
                     if not f.done():
-                        f.set_exception(ProposalFailed(exc_msg))
+                        f.set_exception(exc)
 
         def callback(results, reason):  # tick thread: never block here
             loop.call_soon_threadsafe(resolve, results, reason)
@@ -270,11 +291,19 @@ class RaftNode(SyncObj):
             log.warning("proposal of %d commands refused: %s", len(cmds), e)
 
     async def submit(self, cmd: tuple, timeout: float) -> Applied:
-        fut = self.propose(cmd)
-        try:
-            return await asyncio.wait_for(asyncio.shield(fut), timeout)
-        except asyncio.TimeoutError:
-            raise ProposalFailed("etcdserver: request timed out") from None
+        """Proposes `cmd` and waits for this member to apply it. A command that certainly never
+        left this member is proposed again (safe for writes too) until `timeout`."""
+        deadline = self.loop.time() + timeout
+        while True:
+            fut = self.propose(cmd)
+            try:
+                return await asyncio.wait_for(asyncio.shield(fut), max(0.0, deadline - self.loop.time()))
+            except asyncio.TimeoutError:
+                raise ProposalFailed("etcdserver: request timed out") from None
+            except ProposalFailed as e:
+                if not e.not_sent or self.loop.time() + 0.02 >= deadline:
+                    raise
+                await asyncio.sleep(0.02)
 
     async def read_barrier(self, timeout: float) -> None:
         """Linearizable read fence: returns once this member has applied a log entry committed

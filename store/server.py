@@ -155,6 +155,7 @@ class WatchService(rpc_pb2_grpc.WatchServicer):
 
     async def Watch(self, request_iterator, context):
         stream = WatchStream(self.m.hub)
+        failure: list[str] = []
 
         async def read_requests():
             try:
@@ -166,8 +167,11 @@ class WatchService(rpc_pb2_grpc.WatchServicer):
                         stream.cancel(req.cancel_request.watch_id)
                     elif which == "progress_request":
                         stream.progress()
-            except Exception as e:  # noqa: BLE001 - a broken client stream ends only this stream
-                log.debug("watch stream reader ended: %r", e)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - a malformed stream ends only this stream
+                log.info("watch stream ended by a bad request: %r", e)
+                failure.append(f"malformed watch request: {e}")
             finally:
                 stream.send(None)  # wakes the sender to finish
 
@@ -183,6 +187,8 @@ class WatchService(rpc_pb2_grpc.WatchServicer):
         finally:
             stream.close()
             reader.cancel()
+        if failure:
+            await _abort(context, "INVALID_ARGUMENT", failure[0])
 
 
 class LeaseService(rpc_pb2_grpc.LeaseServicer):
