@@ -91,8 +91,10 @@ class RaftNode(SyncObj):
             autoTick=False,
             appendEntriesUseBatch=False,       # send each entry at once: sub-ms commits
             appendEntriesPeriod=hb,
-            raftMinTimeout=et,
-            raftMaxTimeout=et * 1.5,
+            # etcd waits a random [T, 2T) before an election; we wait [T/2, T), so that with the
+            # default 1 s a dead leader is replaced well within 2 s (docs/STORE.md).
+            raftMinTimeout=max(et / 2, 3.5 * hb),  # pysyncobj needs > 3 heartbeats
+            raftMaxTimeout=et,
             connectionTimeout=max(3.5, et * 2),
             leaderFallbackTimeout=et * 2,      # a leader cut off from its quorum steps down
             commandsWaitLeader=True,
