@@ -55,6 +55,8 @@ _FAIL_MESSAGES = {
 
 
 MAX_INFLIGHT_ENTRIES = 2
+PEER_PING_PERIOD = 0.5
+PING = "skiff_ping"
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class RaftNode(SyncObj):
             raftMinTimeout=max(et / 2, 3.5 * hb),  # pysyncobj needs > 3 heartbeats
             raftMaxTimeout=et,
             connectionTimeout=max(3.5, et * 2),
+            connectionRetryTime=0.3,           # reconnect to a restarted peer quickly (default 5 s)
             leaderFallbackTimeout=et * 2,      # a leader cut off from its quorum steps down
             commandsWaitLeader=True,
             journalFile=journal,
@@ -129,13 +132,30 @@ class RaftNode(SyncObj):
         # A lone member commits in its own tick, with no peer message to wake the poll: keep its
         # wait short so that a write does not sit out the whole poll timeout.
         wait = 0.02 if self.cfg.partner_addrs else 0.001
+        next_ping = 0.0
         while not self._stopping.is_set():
             try:
                 self.doTick(wait)
                 self._flush_journal()
+                now = time.monotonic()
+                if now >= next_ping:
+                    self._ping_peers()
+                    next_ping = now + PEER_PING_PERIOD
             except Exception:  # noqa: BLE001 - log and keep the member alive; the tick retries
                 log.exception("raft tick failed")
                 time.sleep(0.05)
+
+    def _ping_peers(self) -> None:
+        """Keeps follower-to-follower connections alive.
+
+        Followers never message each other in Raft, and pysyncobj drops a connection that carried
+        nothing for `connectionTimeout`, then retries only now and then. A leader that dies while
+        its followers are disconnected from each other leaves them unable to elect a successor
+        until they reconnect. A tiny message every PEER_PING_PERIOD keeps the connections up."""
+        if self._isLeader():
+            return
+        for node in self._SyncObj__otherNodes:
+            self._transport_send(node, {"type": PING})
 
     def _flush_journal(self, force: bool = False) -> None:
         """Group commit: fsync the journal once per tick in which it changed.
@@ -176,6 +196,8 @@ class RaftNode(SyncObj):
           by this very leader, which never overwrites its own entries), `prevLogIdx` becomes our
           last entry: nothing is truncated and the ack covers what we hold.
         """
+        if isinstance(message, dict) and message.get("type") == PING:
+            return None
         if (isinstance(message, dict) and message.get("type") == "append_entries"
                 and "prevLogIdx" in message and "transmission" not in message):
             message = self._trim_overlap(message)
