@@ -19,7 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from skiffpb.etcd.etcdserverpb import rpc_pb2_grpc
 from store.raft import ProposalFailed, RaftConfig, RaftNode
 from store.server import (MAX_REQUEST_BYTES, ClusterService, KVService, LeaseService, MaintenanceService,
-                          Member, WatchService, min_lease_ttl)
+                          Member, RequireLeader, WatchService, min_lease_ttl)
 from store.watch import WatchHub
 
 log = logging.getLogger("store")
@@ -198,7 +198,7 @@ async def run(cfg: Config) -> None:
     member.hub = WatchHub(node, member.header, cfg.progress_notify_interval)
     node.start()
 
-    server = grpc.aio.server(options=[
+    server = grpc.aio.server(interceptors=[RequireLeader(node)], options=[
         ("grpc.max_receive_message_length", GRPC_MAX_RECV),
         ("grpc.max_send_message_length", 2**31 - 1),
         ("grpc.http2.min_recv_ping_interval_without_data_ms", 5000),

@@ -2,8 +2,8 @@
 
 Only the apiserver imports it. One `StoreClient` talks to one cluster through an endpoint list
 (`"127.0.0.1:2379"` or `"http://127.0.0.1:2379"`, a list or one comma-separated string), with one
-grpc.aio channel per member. Calls go to the *pinned* member, the first endpoint at start; when a
-member fails, the client pins the next one and every later call goes there.
+grpc.aio channel per member. Calls go to the *pinned* member, the first endpoint at start (shuffle
+the list to spread clients over members); when a member fails, the client pins the next one.
 
     async with StoreClient(["127.0.0.1:2379", "127.0.0.1:22379"], timeout=5.0) as c:
         await c.put(b"k", b"v")
@@ -74,9 +74,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Key = bytes | str
 
-# =================================================================================================
-# Errors: one hierarchy, built at one place (error_from_status).
-# =================================================================================================
+# ---- Errors: one hierarchy, built at one place (error_from_status). ------------------------------
 
 
 class StoreError(Exception):
@@ -102,26 +100,20 @@ class StoreError(Exception):
 class Unavailable(StoreError):
     """No member could serve the call now: unreachable, no leader, timed out inside the server."""
 
-
 class DeadlineExceeded(StoreError):
     """The call's deadline passed before an answer arrived."""
-
 
 class Cancelled(StoreError):
     """The call was cancelled (the client is closing, or the server cancelled it)."""
 
-
 class InvalidArgument(StoreError):
     """The server rejected the request as malformed: empty key, too many txn ops, duplicate key, ..."""
-
 
 class RequestTooLarge(InvalidArgument):
     """The request exceeds the server's (1.5 MiB) or the client's (2 MiB) size limit."""
 
-
 class OutOfRange(StoreError):
     """A revision or TTL outside what the server accepts."""
-
 
 class Compacted(OutOfRange):
     """The requested revision has been compacted away; relist and watch from the new revision.
@@ -131,50 +123,38 @@ class Compacted(OutOfRange):
         super().__init__(message, **kw)
         self.compact_revision = compact_revision
 
-
 class FutureRevision(OutOfRange):
     """The requested revision is newer than the store's current revision."""
-
 
 class LeaseTTLTooLarge(OutOfRange):
     """The lease TTL is above the server's maximum."""
 
-
 class NotFound(StoreError):
     """Something the request names does not exist."""
-
 
 class LeaseNotFound(NotFound):
     """The lease does not exist (never granted, revoked, or expired)."""
 
-
 class FailedPrecondition(StoreError):
     """The request conflicts with the store's state."""
-
 
 class LeaseExists(FailedPrecondition):
     """A lease with the requested ID already exists."""
 
-
 class ResourceExhausted(StoreError):
     """The server is out of a resource."""
-
 
 class NoSpace(ResourceExhausted):
     """The backend quota is exhausted (`database space exceeded`); only deletes and compaction help."""
 
-
 class TooManyRequests(ResourceExhausted):
     """The server's apply loop is behind and it refused the request before proposing it."""
-
 
 class PermissionDenied(StoreError):
     """Authentication or authorisation failed."""
 
-
 class Unimplemented(StoreError):
     """The server does not implement this method."""
-
 
 class WatchCanceled(StoreError):
     """The server cancelled a watch for a reason the client cannot resume from."""
@@ -272,9 +252,7 @@ def watch_resumable(err: StoreError) -> bool:
     return isinstance(err, (Unavailable, DeadlineExceeded, Cancelled)) or type(err) is StoreError
 
 
-# =================================================================================================
-# Pure helpers: backoff, endpoints, request builders.
-# =================================================================================================
+# ---- Pure helpers: backoff, endpoints, request builders. -----------------------------------------
 
 
 @dataclass(frozen=True)
@@ -427,9 +405,7 @@ def is_read_only(ops: Iterable[rpc_pb2.RequestOp]) -> bool:
     return True
 
 
-# =================================================================================================
-# The shell: channels, the attempt loop, the watch.
-# =================================================================================================
+# ---- The shell: channels, the attempt loop, the watch. -------------------------------------------
 
 _HASLEADER = (("hasleader", "true"),)
 
@@ -867,7 +843,7 @@ class Watch:
         """A stream on `m` whose watch the server has created, or a StoreError."""
         client = self._client
         if not await m.connect(min(client.timeout, client.dial_timeout)):
-            raise Unavailable(f"cannot connect to {m.endpoint}")
+            raise Unavailable("watch: cannot connect")
         create = rpc_pb2.WatchCreateRequest()
         create.CopyFrom(self._create)
         create.start_revision = self.next_revision

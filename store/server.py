@@ -69,6 +69,41 @@ async def _guard(context, coro):
         await _abort(context, code, e.message)
 
 
+class RequireLeader(grpc.aio.ServerInterceptor):
+    """etcd's `hasleader` metadata: a request carrying `hasleader: true` is refused with
+    UNAVAILABLE `etcdserver: no leader` before it is proposed, while this member knows no leader.
+    Clients rely on that refusal meaning "not applied" (store/client.py retries such writes)."""
+
+    def __init__(self, node: RaftNode):
+        self.node = node
+
+    async def intercept_service(self, continuation, details):
+        md = dict(details.invocation_metadata or ())
+        if md.get("hasleader") == "true" and self.node.leader_addr() is None:
+            handler = await continuation(details)
+            return _refusing(handler)
+        return await continuation(details)
+
+
+def _refusing(handler):
+    async def unary(request, context):
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "etcdserver: no leader")
+
+    async def streaming(request_iterator, context):
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "etcdserver: no leader")
+        yield  # pragma: no cover - makes this an async generator
+
+    if handler is None:
+        return None
+    if handler.request_streaming and handler.response_streaming:
+        return grpc.stream_stream_rpc_method_handler(streaming, handler.request_deserializer,
+                                                     handler.response_serializer)
+    if handler.response_streaming:
+        return grpc.unary_stream_rpc_method_handler(streaming, handler.request_deserializer,
+                                                    handler.response_serializer)
+    return grpc.unary_unary_rpc_method_handler(unary, handler.request_deserializer, handler.response_serializer)
+
+
 def _check_size(req) -> None:
     if req.ByteSize() + RAFT_OVERHEAD > MAX_REQUEST_BYTES:
         raise MvccError("INVALID_ARGUMENT", "etcdserver: request is too large")

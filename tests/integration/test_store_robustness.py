@@ -106,6 +106,14 @@ def test_member_with_wrong_peer_password_cannot_join_and_peer_port_binds_one_add
         with pytest.raises(grpc.RpcError) as ei:
             intruder.kv().Range(rpc_pb2.RangeRequest(key=b"k"), timeout=2)
         assert ei.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+        # etcd's `hasleader` metadata: refused before it is proposed, so certainly not applied.
+        for call in (lambda md: intruder.kv().Put(rpc_pb2.PutRequest(key=b"k", value=b"x"), timeout=2, metadata=md),
+                     lambda md: next(rpc_pb2_grpc.WatchStub(intruder.channel()).Watch(
+                         iter([rpc_pb2.WatchRequest(create_request=rpc_pb2.WatchCreateRequest(key=b"k"))]),
+                         timeout=2, metadata=md))):
+            with pytest.raises(grpc.RpcError) as ei:
+                call((("hasleader", "true"),))
+            assert (ei.value.code(), ei.value.details()) == (grpc.StatusCode.UNAVAILABLE, "etcdserver: no leader")
         leader_id = c.members[0].status().leader
         assert leader_id in {c.members[0].status().header.member_id, c.members[1].status().header.member_id}
         for m in c.members:
