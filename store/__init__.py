@@ -6,5 +6,5 @@ Invariants: one global revision; every replica applies the same commands in the 
 acknowledged write is in the journal of a majority; linearizable reads pass a log barrier.
 
 Modules: mvcc (pure core), raft (pysyncobj shell), watch (fan-out), server (gRPC edge),
-app (flags and wiring), client (the async client other components use).
+app (flags and wiring), client and client_errors (the async client other components use).
 """
