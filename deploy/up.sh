@@ -22,6 +22,7 @@ fi
 names=(s1 s2 s3)
 client_ports=(2379 22379 32379)
 peer_ports=(2380 22380 32380)
+metrics_ports=(2381 22381 32381)
 cluster=""
 for i in 0 1 2; do cluster+="${cluster:+,}${names[$i]}=http://127.0.0.1:${peer_ports[$i]}"; done
 endpoints=""
@@ -38,6 +39,7 @@ for i in 0 1 2; do
   (cd "$root" && exec nohup "$py" -m store --name "$n" --data-dir "$state/store/$n" \
       --listen-client-urls "http://127.0.0.1:${client_ports[$i]}" \
       --listen-peer-urls "http://127.0.0.1:${peer_ports[$i]}" \
+      --listen-metrics-urls "http://127.0.0.1:${metrics_ports[$i]}" \
       --initial-cluster "$cluster" --initial-cluster-token skiff-local \
       >>"$state/log/store-$n.log" 2>&1 </dev/null) &
   echo $! > "$pidfile"

@@ -17,6 +17,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from skiffpb.etcd.etcdserverpb import rpc_pb2_grpc
+from store.metrics import MetricsInterceptor, serve_http
 from store.raft import ProposalFailed, RaftConfig, RaftNode
 from store.server import (MAX_REQUEST_BYTES, ClusterService, KVService, LeaseService, MaintenanceService,
                           Member, RequireLeader, WatchService, min_lease_ttl)
@@ -48,6 +49,7 @@ class Config:
     snapshot_count: int
     progress_notify_interval: float
     request_timeout: float
+    metrics: tuple[str, int] | None = None
 
 
 def parse_url(flag: str, url: str) -> tuple[str, int]:
@@ -98,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--experimental-watch-progress-notify-interval", default="10m",
                    help="idle time after which watchers that asked for progress notifications get one")
     p.add_argument("--request-timeout", default="5s", help="how long a request may wait for Raft")
+    p.add_argument("--listen-metrics-urls", help="URL to serve /metrics (Prometheus) and /health on "
+                   "(port 0: any free port, printed at start)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warn", "error"])
     return p
 
@@ -155,7 +159,8 @@ def config_from_args(argv: list[str]) -> tuple[Config, str]:
         snapshot_count=a.snapshot_count,
         progress_notify_interval=parse_duration("--experimental-watch-progress-notify-interval",
                                                 a.experimental_watch_progress_notify_interval),
-        request_timeout=parse_duration("--request-timeout", a.request_timeout))
+        request_timeout=parse_duration("--request-timeout", a.request_timeout),
+        metrics=parse_url("--listen-metrics-urls", a.listen_metrics_urls) if a.listen_metrics_urls else None)
     return cfg, a.log_level
 
 
@@ -198,7 +203,7 @@ async def run(cfg: Config) -> None:
     member.hub = WatchHub(node, member.header, cfg.progress_notify_interval)
     node.start()
 
-    server = grpc.aio.server(interceptors=[RequireLeader(node)], options=[
+    server = grpc.aio.server(interceptors=[MetricsInterceptor(), RequireLeader(node)], options=[
         ("grpc.max_receive_message_length", GRPC_MAX_RECV),
         ("grpc.max_send_message_length", 2**31 - 1),
         ("grpc.http2.min_recv_ping_interval_without_data_ms", 5000),
@@ -220,6 +225,13 @@ async def run(cfg: Config) -> None:
     log.info("serving client requests on %s:%d; peers on %s; member_id=%x cluster_id=%x",
              cfg.client_host, port, self_addr, me["id"], cluster_id)
     print(f"store {cfg.name} listening on {cfg.client_host}:{port}", file=sys.stderr, flush=True)
+
+    metrics_server = None
+    if cfg.metrics:
+        metrics_server = await serve_http(cfg.metrics[0], cfg.metrics[1], member)
+        mport = metrics_server.sockets[0].getsockname()[1]
+        log.info("serving /metrics and /health on http://%s:%d", cfg.metrics[0], mport)
+        print(f"store {cfg.name} metrics on {cfg.metrics[0]}:{mport}", file=sys.stderr, flush=True)
 
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -273,6 +285,8 @@ async def run(cfg: Config) -> None:
     finally:
         for t in tasks:
             t.cancel()
+        if metrics_server is not None:
+            metrics_server.close()
         await server.stop(1.0)
         await loop.run_in_executor(None, node.stop)
         log.info("stopped")

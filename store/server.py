@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import random
 import time
 
 import grpc
 
 from skiffpb.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
+from store.metrics import PROPOSALS_FAILED
 from store.mvcc import MvccError
 from store.raft import ProposalFailed, RaftNode
 from store.watch import WatchHub, WatchStream
@@ -46,6 +48,9 @@ class Member:
         return rpc_pb2.ResponseHeader(cluster_id=self.cluster_id, member_id=self.member_id,
                                       revision=rev, raft_term=self.node.raftCurrentTerm)
 
+    def db_size(self) -> int:
+        return _dir_size(self.data_dir)
+
     def leader_id(self) -> int:
         addr = self.node.leader_addr()
         for m in self.members:
@@ -65,6 +70,7 @@ async def _guard(context, coro):
     except MvccError as e:
         await _abort(context, e.code, e.message)
     except ProposalFailed as e:
+        PROPOSALS_FAILED.inc()
         code = "RESOURCE_EXHAUSTED" if "too many requests" in e.message else "UNAVAILABLE"
         await _abort(context, code, e.message)
 
@@ -325,7 +331,7 @@ class MaintenanceService(rpc_pb2_grpc.MaintenanceServicer):
 
     async def Status(self, request, context):
         st = self.m.node.raft_status()
-        size = _dir_size(self.m.data_dir)
+        size = self.m.db_size()
         return rpc_pb2.StatusResponse(
             header=self.m.header(), version=VERSION, dbSize=size, dbSizeInUse=size,
             leader=self.m.leader_id(), raftIndex=st.get("commit_idx", 0),
@@ -341,7 +347,6 @@ class MaintenanceService(rpc_pb2_grpc.MaintenanceServicer):
 
 
 def _dir_size(path: str) -> int:
-    import os
     total = 0
     try:
         for entry in os.scandir(path):

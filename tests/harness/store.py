@@ -26,6 +26,7 @@ class Member:
     data_dir: Path
     log_path: Path
     proc: Proc | None = None
+    metrics_port: int | None = None
     _channel: grpc.Channel | None = field(default=None, repr=False)
 
     @property
@@ -173,8 +174,11 @@ class StoreCluster(_Cluster):
 
     def __init__(self, base_dir: Path, size: int = 3, token: str | None = None,
                  election_timeout_ms: int | None = None, heartbeat_ms: int | None = None,
-                 extra_args: list[str] | None = None):
+                 extra_args: list[str] | None = None, metrics: bool = False):
         super().__init__(base_dir, size, token)
+        if metrics:
+            for m in self.members:
+                m.metrics_port = free_port()
         self.password = secrets.token_hex(16)
         self.election_timeout_ms = election_timeout_ms
         self.heartbeat_ms = heartbeat_ms
@@ -193,6 +197,8 @@ class StoreCluster(_Cluster):
             args += ["--election-timeout", str(self.election_timeout_ms)]
         if self.heartbeat_ms:
             args += ["--heartbeat-interval", str(self.heartbeat_ms)]
+        if m.metrics_port:
+            args += ["--listen-metrics-urls", f"http://127.0.0.1:{m.metrics_port}"]
         return Proc.python_module(m.name, "store", args + self.extra_args, m.log_path)
 
 

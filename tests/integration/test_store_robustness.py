@@ -1,7 +1,9 @@
 """The store under bad input, snapshots, peer authentication and bind addresses."""
 from __future__ import annotations
 
+import re
 import socket
+import urllib.request
 
 import grpc
 import pytest
@@ -120,5 +122,26 @@ def test_member_with_wrong_peer_password_cannot_join_and_peer_port_binds_one_add
             with socket.socket() as s:
                 s.settimeout(1)
                 assert s.connect_ex(("127.0.0.2", m.peer_port)) != 0, f"{m.name}'s peer port answers on 127.0.0.2"
+    finally:
+        c.stop()
+
+
+def test_metrics_and_health_endpoints_report_the_member(tmp_path):
+    """`--listen-metrics-urls` serves Prometheus text with request counts and Raft state, and etcd's /health."""
+    c = StoreCluster(tmp_path / "c", metrics=True)
+    try:
+        c.start()
+        leader = c.leader()
+        for i in range(5):
+            leader.kv().Put(rpc_pb2.PutRequest(key=b"m%d" % i, value=b"x"), timeout=5)
+        port = leader.metrics_port
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        put_count = re.search(r'grpc_server_handled_total\{grpc_code="OK",grpc_method="Put",'
+                              r'grpc_service="etcdserverpb.KV"\} (\d+)', text)
+        assert put_count and float(put_count.group(1)) >= 5, text[:2000]
+        assert re.search(r"^etcd_server_is_leader 1\.0$", text, re.M)
+        assert re.search(r"^etcd_debugging_mvcc_current_revision 6\.0$", text, re.M)
+        health = urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).read()
+        assert health == b'{"health": "true", "reason": ""}'
     finally:
         c.stop()
