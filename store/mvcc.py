@@ -145,7 +145,7 @@ class MVCC:
                 return self._write(lambda: self._txn_op_delete(rpc_pb2.DeleteRangeRequest.FromString(cmd[1])))
             if kind == "txn":
                 req = rpc_pb2.TxnRequest.FromString(cmd[1])
-                return self._write(lambda: self._txn(req, validate=True))
+                return self._write(lambda: self._txn(req))
             if kind == "compact":
                 self.compact(cmd[1])
                 return Applied(response=rpc_pb2.CompactionResponse(), revision=self.rev)
@@ -297,17 +297,24 @@ class MVCC:
             return None
         return recs[-1]
 
-    def _check_put(self, req: rpc_pb2.PutRequest) -> None:
+    @staticmethod
+    def _validate_put(req: rpc_pb2.PutRequest) -> None:
+        """What is wrong with a put whatever the state (checked in both branches of a Txn)."""
         if not req.key:
             raise err_key_not_provided()
         if req.ignore_value and req.value:
             raise MvccError("INVALID_ARGUMENT", "etcdserver: value is provided")
         if req.ignore_lease and req.lease:
             raise MvccError("INVALID_ARGUMENT", "etcdserver: lease is provided")
-        if (req.ignore_value or req.ignore_lease) and self._current(req.key) is None:
-            raise MvccError("INVALID_ARGUMENT", "etcdserver: key not found")
+
+    def _check_put(self, req: rpc_pb2.PutRequest) -> None:
+        """Everything that would make the put fail now."""
+        self._validate_put(req)
+        # etcd looks the lease up before it looks for the key.
         if req.lease and not req.ignore_lease and req.lease not in self.leases:
             raise err_lease_not_found()
+        if (req.ignore_value or req.ignore_lease) and self._current(req.key) is None:
+            raise MvccError("INVALID_ARGUMENT", "etcdserver: key not found")
 
     def _txn_op_put(self, req: rpc_pb2.PutRequest, checked: bool = False) -> rpc_pb2.PutResponse:
         if not checked:
@@ -345,6 +352,8 @@ class MVCC:
         C = rpc_pb2.Compare
         pairs = list(self.iter_range(c.key, c.range_end, self.rev)) if c.range_end else \
             [(c.key, self._current(c.key))]
+        if not pairs:
+            pairs = [(c.key, None)]  # an empty range compares as KeyValue{}, like a missing key
         for _, r in pairs:
             if c.target == C.VALUE:
                 if r is None:
@@ -382,58 +391,72 @@ class MVCC:
                     raise err_key_not_provided()
                 elif which == "request_delete_range" and not op.request_delete_range.key:
                     raise err_key_not_provided()
-                elif which == "request_put" and not op.request_put.key:
-                    raise err_key_not_provided()
+                elif which == "request_put":
+                    self._validate_put(op.request_put)
 
     @staticmethod
-    def _branch_writes(branch) -> tuple[set, list]:
+    def _check_intervals(branch) -> tuple[set, list]:
+        """etcd's checkIntervals: a put may not repeat a put, nor fall in a delete of its own level or of
+        an enclosing one; the two branches of a nested txn exclude each other. Returns (puts, deletes)."""
+        dup = MvccError("INVALID_ARGUMENT", "etcdserver: duplicate key given in txn request")
+        dels = [(op.request_delete_range.key, op.request_delete_range.range_end)
+                for op in branch if op.WhichOneof("request") == "request_delete_range"]
         puts: set = set()
-        dels: list = []
+
+        def deleted(k: bytes) -> bool:
+            return any(in_range(k, start, end) for start, end in dels)
+
         for op in branch:
-            which = op.WhichOneof("request")
-            if which == "request_put":
-                if op.request_put.key in puts:
-                    raise MvccError("INVALID_ARGUMENT", "etcdserver: duplicate key given in txn request")
-                puts.add(op.request_put.key)
-            elif which == "request_delete_range":
-                dels.append((op.request_delete_range.key, op.request_delete_range.range_end))
-            elif which == "request_txn":
-                # Only one branch of a nested txn runs, so its branches may repeat each other.
-                sp, sd = MVCC._branch_writes(op.request_txn.success)
-                fp, fd = MVCC._branch_writes(op.request_txn.failure)
-                nested = sp | fp
-                if puts & nested:
-                    raise MvccError("INVALID_ARGUMENT", "etcdserver: duplicate key given in txn request")
-                puts |= nested
-                dels += sd + fd
+            if op.WhichOneof("request") != "request_txn":
+                continue
+            then_puts, then_dels = MVCC._check_intervals(op.request_txn.success)
+            else_puts, else_dels = MVCC._check_intervals(op.request_txn.failure)
+            for k in then_puts:
+                if k in puts or deleted(k):
+                    raise dup
+                puts.add(k)
+            for k in else_puts:
+                if (k in puts and k not in then_puts) or deleted(k):
+                    raise dup
+                puts.add(k)
+            dels += then_dels + else_dels
+        for op in branch:
+            if op.WhichOneof("request") == "request_put":
+                k = op.request_put.key
+                if k in puts or deleted(k):
+                    raise dup
+                puts.add(k)
         return puts, dels
 
-    def _check_intervals(self, branch) -> None:
-        puts, dels = self._branch_writes(branch)
-        for k in puts:
-            for start, end in dels:
-                if in_range(k, start, end):
-                    raise MvccError("INVALID_ARGUMENT", "etcdserver: duplicate key given in txn request")
+    def _compare_path(self, req: rpc_pb2.TxnRequest) -> list[bool]:
+        """etcd's compareToPath: the outcome of every compare on the path that will run, nested txns
+        included, in pre-order, all evaluated against the store before the txn writes anything."""
+        ok = all(self._compare(c) for c in req.compare)
+        path = [ok]
+        for op in (req.success if ok else req.failure):
+            if op.WhichOneof("request") == "request_txn":
+                path += self._compare_path(op.request_txn)
+        return path
 
-    def _check_branch(self, branch) -> None:
-        """Checks what could fail inside the branch that will run, before anything is written."""
-        for op in branch:
+    def _check_branch(self, req: rpc_pb2.TxnRequest, path: Iterator[bool]) -> None:
+        """Checks what could fail on the path that will run, before anything is written."""
+        for op in (req.success if next(path) else req.failure):
             which = op.WhichOneof("request")
             if which == "request_put":
                 self._check_put(op.request_put)
             elif which == "request_range":
                 self.check_rev(op.request_range.revision)
             elif which == "request_txn":
-                inner = op.request_txn
-                self._check_branch(inner.success if all(map(self._compare, inner.compare)) else inner.failure)
+                self._check_branch(op.request_txn, path)
 
-    def _txn(self, req: rpc_pb2.TxnRequest, validate: bool) -> rpc_pb2.TxnResponse:
-        if validate:
+    def _txn(self, req: rpc_pb2.TxnRequest, path: Iterator[bool] | None = None) -> rpc_pb2.TxnResponse:
+        if path is None:  # the outermost txn
             self._validate_txn(req)
-        succeeded = all(self._compare(c) for c in req.compare)
+            plan = self._compare_path(req)
+            self._check_branch(req, iter(plan))
+            path = iter(plan)
+        succeeded = next(path)
         branch = req.success if succeeded else req.failure
-        if validate:
-            self._check_branch(branch)
         resp = rpc_pb2.TxnResponse(succeeded=succeeded)
         for op in branch:
             which = op.WhichOneof("request")
@@ -448,7 +471,7 @@ class MVCC:
             elif which == "request_delete_range":
                 out.response_delete_range.CopyFrom(self._txn_op_delete(op.request_delete_range))
             elif which == "request_txn":
-                out.response_txn.CopyFrom(self._txn(op.request_txn, validate=False))
+                out.response_txn.CopyFrom(self._txn(op.request_txn, path))
             resp.responses.append(out)
         return resp
 

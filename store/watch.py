@@ -144,7 +144,9 @@ class WatchHub:
         batch: list = []
         last = None
         for rev, events in mvcc.events_between(w.next_rev, mvcc.rev):
-            matching = [event_to_pb(e, w.prev_kv) for e in events if w.wants(e)]
+            # etcd reads prev_kv at rev-1: at the compact revision itself that is gone.
+            with_prev = w.prev_kv and rev - 1 >= mvcc.compact_rev
+            matching = [event_to_pb(e, with_prev) for e in events if w.wants(e)]
             if not matching:
                 continue
             if batch and len(batch) + len(matching) > MAX_EVENTS_PER_RESPONSE:

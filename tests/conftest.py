@@ -20,16 +20,19 @@ def _dump_on_failure(request, cluster) -> None:
         print(f"\n----- logs of {cluster.kind} -----\n{cluster.logs()}")
 
 
+def _running(request, cluster):
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        _dump_on_failure(request, cluster)
+        cluster.stop()
+
+
 @pytest.fixture
 def store_cluster(tmp_path, request):
     """A running 3-member Skiff store."""
-    c = StoreCluster(tmp_path / "store")
-    try:
-        c.start()
-        yield c
-    finally:
-        _dump_on_failure(request, c)
-        c.stop()
+    yield from _running(request, StoreCluster(tmp_path / "store"))
 
 
 @pytest.fixture
@@ -37,13 +40,7 @@ def etcd_cluster(tmp_path, request):
     """A running 3-member real etcd (skipped when etcd is not installed)."""
     if not EtcdCluster.available():
         pytest.skip("etcd not installed (deploy/venv.sh installs it as root)")
-    c = EtcdCluster(tmp_path / "etcd")
-    try:
-        c.start()
-        yield c
-    finally:
-        _dump_on_failure(request, c)
-        c.stop()
+    yield from _running(request, EtcdCluster(tmp_path / "etcd"))
 
 
 def pytest_sessionfinish(session, exitstatus):
