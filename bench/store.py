@@ -4,8 +4,9 @@
 
 For each system: sequential puts (latency), concurrent puts from N asyncio clients on one channel
 to the leader (throughput, latency), the same against a follower, and linearizable and serializable
-ranges. Keys are 8 bytes, values 256 bytes (etcd's benchmark defaults). Prints one line per figure
-and the Skiff/etcd ratio. Both clusters run on this machine at once only one at a time is loaded.
+ranges, and the write gap after kill -9 of the leader. Keys are 8 bytes, values 256 bytes (etcd's
+benchmark defaults). Prints one line per figure and the Skiff/etcd ratios. The two clusters run one
+after the other on this machine, never at the same time.
 """
 from __future__ import annotations
 
@@ -71,6 +72,29 @@ async def concurrent(endpoint: str, clients: int, duration: float, op: str) -> d
     return {"ops/s": len(lat) / dt, "p50 ms": pct(lat, 0.5), "p99 ms": pct(lat, 0.99)}
 
 
+def failover_gaps(cluster, rounds: int) -> list[float]:
+    """kill -9 the leader while a follower takes sequential puts (0.5 s timeout each); the gap is the
+    time from the kill to the first put acknowledged after it. The old leader is restarted after."""
+    gaps = []
+    for r in range(rounds):
+        leader = cluster.leader()
+        follower = next(m for m in cluster.members if m is not leader)
+        stub = rpc_pb2_grpc.KVStub(grpc.insecure_channel(follower.endpoint))
+        stub.Put(rpc_pb2.PutRequest(key=b"fo", value=b"before"), timeout=5)
+        cluster.kill9(leader)
+        t0 = time.perf_counter()
+        while True:
+            try:
+                stub.Put(rpc_pb2.PutRequest(key=b"fo", value=b"after"), timeout=0.5)
+                break
+            except grpc.RpcError:
+                if time.perf_counter() - t0 > 30:
+                    raise
+        gaps.append(time.perf_counter() - t0)
+        cluster.restart(leader)
+    return gaps
+
+
 def run_suite(cluster, args) -> dict[str, dict]:
     leader = cluster.leader()
     follower = next(m for m in cluster.members if m is not leader)
@@ -85,6 +109,10 @@ def run_suite(cluster, args) -> dict[str, dict]:
     out["range serializable sequential -> follower"] = asyncio.run(sequential(follower.endpoint, args.seq, "range-s"))
     out[f"range linearizable {args.clients} clients -> follower"] = asyncio.run(
         concurrent(follower.endpoint, args.clients, args.duration, "range"))
+    if args.failovers:
+        gaps = failover_gaps(cluster, args.failovers)
+        out["failover: kill -9 leader, write gap"] = {"ops/s": 0.0, "p50 ms": pct(gaps, 0.5),
+                                                     "p99 ms": max(gaps) * 1000}
     return out
 
 
@@ -93,6 +121,7 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per concurrent phase")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seq", type=int, default=1000, help="requests per sequential phase")
+    ap.add_argument("--failovers", type=int, default=3, help="leader kills to time (0: none)")
     ap.add_argument("--skip-etcd", action="store_true")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="skiff-bench-"))
@@ -113,6 +142,9 @@ def main() -> int:
             finally:
                 cluster.stop()
             for test, r in results[name].items():
+                if test.startswith("failover"):
+                    print(f"{name:5} {test:48} median {r['p50 ms']:7.0f} ms  max {r['p99 ms']:7.0f} ms", flush=True)
+                    continue
                 print(f"{name:5} {test:48} {r['ops/s']:9.0f} ops/s  p50 {r['p50 ms']:7.2f} ms  p99 {r['p99 ms']:7.2f} ms",
                       flush=True)
     finally:
@@ -122,8 +154,8 @@ def main() -> int:
         print(f"{'test':48} {'ops/s ratio':>12} {'p50 ratio':>10} {'p99 ratio':>10}")
         for test, s in results["skiff"].items():
             e = results["etcd"][test]
-            print(f"{test:48} {s['ops/s'] / e['ops/s']:12.2f} {s['p50 ms'] / e['p50 ms']:10.2f} "
-                  f"{s['p99 ms'] / e['p99 ms']:10.2f}")
+            ops = f"{s['ops/s'] / e['ops/s']:12.2f}" if e["ops/s"] else f"{'-':>12}"
+            print(f"{test:48} {ops} {s['p50 ms'] / e['p50 ms']:10.2f} {s['p99 ms'] / e['p99 ms']:10.2f}")
     return 0
 
 

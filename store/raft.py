@@ -117,15 +117,24 @@ class RaftNode(SyncObj):
         self._transport_send = transport.send
         transport.send = self._send_or_fail_fast
         self._thread = threading.Thread(target=self._tick_loop, name="raft-tick", daemon=True)
+        # Our own descriptor of the journal file: fsync works on the file, whichever descriptor,
+        # and pysyncobj reopens its own when it grows the file.
+        self._journal_fd = os.open(journal, os.O_RDONLY)
+        self._sync_wanted = threading.Event()
+        self._syncer = threading.Thread(target=self._sync_loop, name="journal-fsync", daemon=True)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
         self._thread.start()
+        self._syncer.start()
 
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join(5)
-        self._flush_journal(force=True)
+        self._sync_wanted.set()
+        self._syncer.join(5)
+        os.fsync(self._journal_fd)
+        os.close(self._journal_fd)
         self.destroy()
 
     def _tick_loop(self) -> None:
@@ -136,7 +145,7 @@ class RaftNode(SyncObj):
         while not self._stopping.is_set():
             try:
                 self.doTick(wait)
-                self._flush_journal()
+                self._note_journal_change()
                 now = time.monotonic()
                 if now >= next_ping:
                     self._ping_peers()
@@ -157,17 +166,26 @@ class RaftNode(SyncObj):
         for node in self._SyncObj__otherNodes:
             self._transport_send(node, {"type": PING})
 
-    def _flush_journal(self, force: bool = False) -> None:
-        """Group commit: fsync the journal once per tick in which it changed.
-
-        The journal is a shared mmap, so its dirty pages are the file's page cache and fsync(fd)
-        writes them; unlike mmap.flush() (msync), os.fsync releases the GIL, so the gRPC thread
-        keeps serving while the disk works."""
+    def _note_journal_change(self) -> None:
         j = self._SyncObj__raftLog
         mark = (len(j), j[-1][1] if len(j) else 0)
-        if force or mark != self._journal_mark:
-            os.fsync(j._FileJournal__journalFile._ResizableFile__f.fileno())
+        if mark != self._journal_mark:
             self._journal_mark = mark
+            self._sync_wanted.set()
+
+    def _sync_loop(self) -> None:
+        """Group commit on its own thread: fsync the journal whenever a tick changed it.
+
+        The journal is a shared mmap, so its dirty pages are the file's page cache and fsync(fd)
+        writes them. os.fsync releases the GIL: the disk works while the tick thread replicates
+        and the gRPC thread serves; every change made while one fsync runs is covered by the next."""
+        while not self._stopping.is_set():
+            self._sync_wanted.wait()
+            self._sync_wanted.clear()
+            try:
+                os.fsync(self._journal_fd)
+            except OSError as e:  # noqa: PERF203 - a failing disk must be loud, not fatal here
+                log.error("fsync of the Raft journal failed: %s", e)
 
     def _send_or_fail_fast(self, node, message) -> bool:
         """pysyncobj forwards a follower's command to the leader and ignores whether the send
