@@ -265,18 +265,15 @@ class LeaseService(rpc_pb2_grpc.LeaseServicer):
         return await _guard(context, body())
 
     async def LeaseKeepAlive(self, request_iterator, context):
-        try:
-            async for req in request_iterator:
-                try:
-                    res = await self.m.node.submit(("lease_keepalive", req.ID), self.m.request_timeout)
-                except ProposalFailed as e:
-                    await _abort(context, "UNAVAILABLE", e.message)
-                    return
-                # TTL 0 for an unknown or expired lease, as etcd answers.
-                yield rpc_pb2.LeaseKeepAliveResponse(header=self.m.header(res.revision), ID=req.ID,
-                                                     TTL=res.response or 0)
-        except asyncio.CancelledError:
-            raise
+        async for req in request_iterator:
+            try:
+                res = await self.m.node.submit(("lease_keepalive", req.ID), self.m.request_timeout)
+            except ProposalFailed as e:
+                await _abort(context, "UNAVAILABLE", e.message)
+                return
+            # TTL 0 for an unknown or expired lease, as etcd answers.
+            yield rpc_pb2.LeaseKeepAliveResponse(header=self.m.header(res.revision), ID=req.ID,
+                                                 TTL=res.response or 0)
 
     async def LeaseTimeToLive(self, request, context):
         async def body():

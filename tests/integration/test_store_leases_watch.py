@@ -110,3 +110,44 @@ def test_idle_watchers_that_asked_get_progress_notifications(tmp_path):
             if x:
                 x.close()
         c.stop()
+
+
+def test_watch_filters_cancel_and_explicit_ids_on_one_stream(store_cluster):
+    """On one stream: a NOPUT watcher sees only deletes, a NODELETE watcher only puts, and a canceled watcher nothing more."""
+    m = store_cluster.members[1]
+    requests: queue.Queue = queue.Queue()
+    call = rpc_pb2_grpc.WatchStub(m.channel()).Watch(iter(requests.get, None))
+    F = rpc_pb2.WatchCreateRequest
+    try:
+        def create(**kw) -> rpc_pb2.WatchResponse:
+            requests.put(rpc_pb2.WatchRequest(create_request=F(key=b"f/", range_end=b"f0", **kw)))
+            resp = next(call)
+            assert resp.created
+            return resp
+        noput = create(filters=[F.NOPUT], watch_id=7)
+        assert noput.watch_id == 7
+        nodelete = create(filters=[F.NODELETE])
+        gone = create()
+        assert len({noput.watch_id, nodelete.watch_id, gone.watch_id}) == 3
+        requests.put(rpc_pb2.WatchRequest(create_request=F(key=b"f/", watch_id=7)))
+        dup = next(call)
+        assert (dup.canceled, dup.cancel_reason) == (True, "mvcc: duplicate watch ID provided on the WatchStream")
+        requests.put(rpc_pb2.WatchRequest(cancel_request=rpc_pb2.WatchCancelRequest(watch_id=gone.watch_id)))
+        canceled = next(call)
+        assert (canceled.watch_id, canceled.canceled) == (gone.watch_id, True)
+
+        kv = m.kv()
+        kv.Put(rpc_pb2.PutRequest(key=b"f/a", value=b"1"), timeout=5)
+        kv.DeleteRange(rpc_pb2.DeleteRangeRequest(key=b"f/a"), timeout=5)
+        seen: dict[int, list] = {}
+        while sum(len(v) for v in seen.values()) < 2:
+            resp = next(call)
+            seen.setdefault(resp.watch_id, []).extend(e.type for e in resp.events)
+        assert seen == {noput.watch_id: [kv_pb2.Event.DELETE], nodelete.watch_id: [kv_pb2.Event.PUT]}
+        # The canceled watcher got nothing: a progress request is answered after everything queued.
+        requests.put(rpc_pb2.WatchRequest(progress_request=rpc_pb2.WatchProgressRequest()))
+        progress = next(call)
+        assert (progress.watch_id, list(progress.events)) == (-1, [])
+    finally:
+        requests.put(None)
+        call.cancel()
