@@ -54,7 +54,8 @@ _FAIL_MESSAGES = {
 }
 
 
-MAX_INFLIGHT_ENTRIES = 2
+MAX_INFLIGHT_ENTRIES = 1
+STALLED_AFTER = 0.5  # seconds after which an unanswered entry no longer holds back the next
 PEER_PING_PERIOD = 0.5
 PING = "skiff_ping"
 
@@ -84,6 +85,7 @@ class RaftNode(SyncObj):
         self._batch_futs: list = []
         self._flush_scheduled = False
         self._inflight = 0
+        self._waiting_barrier: asyncio.Future | None = None
         self._journal_mark = None
         self._stopping = threading.Event()
         et = cfg.election_timeout_ms / 1000.0
@@ -298,20 +300,34 @@ class RaftNode(SyncObj):
         Group commit: at most MAX_INFLIGHT_ENTRIES of our entries are in Raft at once; commands
         that arrive meanwhile wait and go together in the next entry. One client sees one entry's
         latency; many clients share entries, so the per-entry cost (pickling, replication, fsync)
-        is paid once per batch."""
+        is paid once per batch.
+
+        An entry whose outcome has not come back within STALLED_AFTER stops counting as in
+        flight (pysyncobj can keep a forwarded command waiting until the next leader change), so a
+        lost entry delays the next batch by that much and never wedges the member."""
         self._flush_scheduled = False
         if not self._batch or self._inflight >= MAX_INFLIGHT_ENTRIES:
             return
         cmds, futs = self._batch, self._batch_futs
         self._batch, self._batch_futs = [], []
+        self._waiting_barrier = None  # reads from now on need a barrier proposed after them
         self._inflight += 1
         loop = self.loop
+        counted = [True]
+
+        def release():
+            if counted[0]:
+                counted[0] = False
+                self._inflight -= 1
+                if self._batch and not self._flush_scheduled:
+                    self._flush_scheduled = True
+                    loop.call_soon(self._flush_batch)
+
+        stall_timer = loop.call_later(STALLED_AFTER, release)
 
         def resolve(results, reason):
-            self._inflight -= 1
-            if self._batch and not self._flush_scheduled:
-                self._flush_scheduled = True
-                loop.call_soon(self._flush_batch)
+            stall_timer.cancel()
+            release()
             if reason == FAIL_REASON.SUCCESS:
                 for f, r in zip(futs, results):
                     if not f.done():
@@ -350,8 +366,20 @@ class RaftNode(SyncObj):
     async def read_barrier(self, timeout: float) -> None:
         """Linearizable read fence: returns once this member has applied a log entry committed
         after the call began, so local state reflects every write acknowledged before it.
-        Reads in one loop iteration share one barrier entry (batched with the writes)."""
-        await self.submit(("barrier",), timeout)
+        Reads share the barrier that is waiting to be sent: it will be proposed after all of them
+        arrived, so one no-op command serves them all."""
+        deadline = self.loop.time() + timeout
+        fut = self._waiting_barrier
+        if fut is None:
+            fut = self._waiting_barrier = self.propose(("barrier",))
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except asyncio.TimeoutError:
+            raise ProposalFailed("etcdserver: request timed out") from None
+        except ProposalFailed as e:
+            if not e.not_sent:
+                raise
+            await self.submit(("barrier",), max(0.0, deadline - self.loop.time()))
 
     # -- status -----------------------------------------------------------------------------
     def leader_addr(self) -> str | None:
