@@ -10,6 +10,8 @@ import time
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from client.httpserve import serve_metrics
+
 REGISTRY = CollectorRegistry()
 
 GRPC_HANDLED = Counter("grpc_server_handled_total", "RPCs completed, by method and status code",
@@ -100,40 +102,10 @@ def update_gauges(member) -> None:
     DB_SIZE.set(member.db_size())
 
 
+
 async def serve_http(host: str, port: int, member):
-    """A tiny HTTP/1.1 server for `GET /metrics` (Prometheus text) and `GET /health` (etcd's JSON).
-    Returns the asyncio server; its socket tells the bound port."""
-    import asyncio
-    import json
-
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        try:
-            line = await asyncio.wait_for(reader.readline(), 5)
-            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
-                pass  # headers: nothing we need
-            parts = line.decode("latin-1").split()
-            path = parts[1] if len(parts) >= 2 else ""
-            if len(parts) < 2 or parts[0] != "GET":
-                status, ctype, body = "405 Method Not Allowed", "text/plain", b"only GET /metrics and /health\n"
-            elif path.split("?")[0] == "/metrics":
-                update_gauges(member)
-                status, ctype, body = "200 OK", CONTENT_TYPE_LATEST, generate_latest(REGISTRY)
-            elif path.split("?")[0] == "/health":
-                ok = member.node.leader_addr() is not None
-                status = "200 OK" if ok else "503 Service Unavailable"
-                ctype = "application/json"
-                body = json.dumps({"health": "true" if ok else "false",
-                                   "reason": "" if ok else "no leader"}).encode()
-            else:
-                status, ctype, body = "404 Not Found", "text/plain", b"not found: try /metrics or /health\n"
-            writer.write(f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-                         f"Connection: close\r\n\r\n".encode() + body)
-            await writer.drain()
-        except (asyncio.TimeoutError, ConnectionError, UnicodeDecodeError):
-            pass
-        finally:
-            writer.close()
-
-    return await asyncio.start_server(handle, host, port)
+    """/metrics and /health of this member (see client/httpserve.py)."""
+    def health():
+        ok = member.node.leader_addr() is not None
+        return ok, "" if ok else "no leader"
+    return await serve_metrics(host, port, REGISTRY, health=health, before_scrape=lambda: update_gauges(member))
