@@ -521,6 +521,21 @@ class Watch:
         self._member: _Member | None = None
         self._call = None
         self._closed = False
+        self._progress_wanted = False
+
+    async def request_progress(self) -> bool:
+        """Asks the member for a progress notification (etcd's WatchProgressRequest): a response
+        without events whose header.revision every event up to has already been delivered. It is
+        yielded like an event batch. False if no stream is open right now (nothing was asked)."""
+        if self._call is None:
+            return False
+        self._progress_wanted = True
+        try:
+            await self._call.write(rpc_pb2.WatchRequest(progress_request=rpc_pb2.WatchProgressRequest()))
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError) as e:
+            log.debug("watch %r: progress request not sent: %r", self._create.key, e)
+            return False
+        return True
 
     def __repr__(self) -> str:
         return (f"Watch({self._create.key!r}..{self._create.range_end!r}, "
@@ -602,6 +617,9 @@ class Watch:
             self.next_revision = fresh[-1].kv.mod_revision + 1
             return resp
         # A progress notification. NEVER advance next_revision from it: see the module docstring.
+        if resp.watch_id == -1 and self._progress_wanted:
+            self._progress_wanted = False
+            return resp
         return resp if self._create.progress_notify else None
 
     def _broken(self, err: StoreError) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import EtcdCluster, StoreCluster
+from tests.harness import ControlPlane, EtcdCluster, StoreCluster
 from tests.harness.proc import stop_all
 
 
@@ -41,6 +41,12 @@ def etcd_cluster(tmp_path, request):
     if not EtcdCluster.available():
         pytest.skip("etcd not installed (deploy/venv.sh installs it as root)")
     yield from _running(request, EtcdCluster(tmp_path / "etcd"))
+
+
+@pytest.fixture
+def control_plane(tmp_path, request):
+    """A running 3-member store with two API servers in front of it."""
+    yield from _running(request, ControlPlane(tmp_path / "cp"))
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -1,0 +1,11 @@
+"""Skiff's API server: the cluster's only door.
+
+Role: serves Kubernetes' verbs (create, get, list, update, status, patch, delete, watch, scale) for
+every kind over gRPC; defaults and validates objects as Kubernetes does; keeps them in the store
+under `/registry/<resource>/<namespace>/<name>` with `metadata.resourceVersion` = the key's
+mod_revision. Watches: the store (through store/client.py, its only store client).
+Invariants: an update with a stale resourceVersion is a Conflict; spec and status writers never
+clobber each other; nothing half-written on a refused request.
+
+Modules: errors (Kubernetes' Status errors), patch (merge, JSON and strategic merge patches).
+"""

@@ -1,0 +1,3 @@
+from apiserver.app import main
+
+raise SystemExit(main())

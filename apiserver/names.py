@@ -1,0 +1,277 @@
+"""Kubernetes' syntax checks for names, labels, ports, IPs and quantities (k8s.io/apimachinery
+util/validation), with Kubernetes' messages.
+
+Each `is_*` returns the list of things wrong with a value (empty when it is fine), exactly as the
+Go functions do, so callers turn each message into one field error. `name_is_*` are the
+ValidateNameFunc variants used for `metadata.name` and `metadata.generateName` (a prefix may end
+in '-', since a random suffix follows). Pure: no I/O.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from fractions import Fraction
+
+DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS1123_LABEL_ERR = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+                     "and must start and end with an alphanumeric character")
+DNS1123_LABEL_MAX = 63
+DNS1123_SUBDOMAIN_FMT = DNS1123_LABEL_FMT + "(\\." + DNS1123_LABEL_FMT + ")*"
+DNS1123_SUBDOMAIN_ERR = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+                         "'.', and must start and end with an alphanumeric character")
+DNS1123_SUBDOMAIN_MAX = 253
+DNS1035_LABEL_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
+DNS1035_LABEL_ERR = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+                     "alphabetic character, and end with an alphanumeric character")
+DNS1035_LABEL_MAX = 63
+WILDCARD_DNS1123_SUBDOMAIN_FMT = "\\*\\." + DNS1123_SUBDOMAIN_FMT
+WILDCARD_DNS1123_SUBDOMAIN_ERR = ("a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS "
+                                  "subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and "
+                                  "end with an alphanumeric character")
+QUALIFIED_NAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+QUALIFIED_NAME_ERR = ("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                      "alphanumeric character")
+QUALIFIED_NAME_MAX = 63
+LABEL_VALUE_FMT = "(" + QUALIFIED_NAME_FMT + ")?"
+LABEL_VALUE_ERR = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
+                   "and must start and end with an alphanumeric character")
+LABEL_VALUE_MAX = 63
+ENV_VAR_NAME_FMT = "[-._a-zA-Z][-._a-zA-Z0-9]*"
+ENV_VAR_NAME_ERR = ("a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or "
+                    "'.', and must not start with a digit")
+CONFIG_MAP_KEY_FMT = "[-._a-zA-Z0-9]+"
+CONFIG_MAP_KEY_ERR = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
+PERCENT_FMT = "[0-9]+%"
+PERCENT_ERR = "a valid percent string must be a numeric string followed by an ending '%'"
+HTTP_HEADER_NAME_FMT = "[-A-Za-z0-9]+"
+HTTP_HEADER_NAME_ERR = "a valid HTTP header must consist of alphanumeric characters or '-'"
+
+EMPTY_ERR = "must be non-empty"
+NEGATIVE_ERR = "must be greater than or equal to 0"
+NOT_POSITIVE_ERR = "must be greater than zero"
+
+
+def _full(fmt: str) -> re.Pattern:
+    return re.compile(f"(?:{fmt})")
+
+
+_DNS1123_LABEL = _full(DNS1123_LABEL_FMT)
+_DNS1123_SUBDOMAIN = _full(DNS1123_SUBDOMAIN_FMT)
+_DNS1035_LABEL = _full(DNS1035_LABEL_FMT)
+_WILDCARD = _full(WILDCARD_DNS1123_SUBDOMAIN_FMT)
+_QUALIFIED_NAME = _full(QUALIFIED_NAME_FMT)
+_LABEL_VALUE = _full(LABEL_VALUE_FMT)
+_ENV_VAR_NAME = _full(ENV_VAR_NAME_FMT)
+_CONFIG_MAP_KEY = _full(CONFIG_MAP_KEY_FMT)
+_PERCENT = _full(PERCENT_FMT)
+_HTTP_HEADER_NAME = _full(HTTP_HEADER_NAME_FMT)
+_PORT_NAME_CHARSET = re.compile(r"[-a-z0-9]+")
+_PORT_NAME_ONE_LETTER = re.compile(r"[a-z]")
+
+
+def _matches(pattern: re.Pattern, value: str) -> bool:
+    return pattern.fullmatch(value) is not None
+
+
+def regex_error(msg: str, fmt: str, *examples: str) -> str:
+    if not examples:
+        return f"{msg} (regex used for validation is '{fmt}')"
+    shown = " or ".join(f"'{e}'" for e in examples)
+    return f"{msg} (e.g. {shown}, regex used for validation is '{fmt}')"
+
+
+def max_len_error(n: int) -> str:
+    return f"must be no more than {n} characters"
+
+
+def inclusive_range_error(lo: int, hi: int) -> str:
+    return f"must be between {lo} and {hi}, inclusive"
+
+
+def is_dns1123_label(value: str) -> list[str]:
+    errs = []
+    if len(value) > DNS1123_LABEL_MAX:
+        errs.append(max_len_error(DNS1123_LABEL_MAX))
+    if not _matches(_DNS1123_LABEL, value):
+        errs.append(regex_error(DNS1123_LABEL_ERR, DNS1123_LABEL_FMT, "my-name", "123-abc"))
+    return errs
+
+
+def is_dns1123_subdomain(value: str) -> list[str]:
+    errs = []
+    if len(value) > DNS1123_SUBDOMAIN_MAX:
+        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX))
+    if not _matches(_DNS1123_SUBDOMAIN, value):
+        errs.append(regex_error(DNS1123_SUBDOMAIN_ERR, DNS1123_SUBDOMAIN_FMT, "example.com"))
+    return errs
+
+
+def is_dns1035_label(value: str) -> list[str]:
+    errs = []
+    if len(value) > DNS1035_LABEL_MAX:
+        errs.append(max_len_error(DNS1035_LABEL_MAX))
+    if not _matches(_DNS1035_LABEL, value):
+        errs.append(regex_error(DNS1035_LABEL_ERR, DNS1035_LABEL_FMT, "my-name", "abc-123"))
+    return errs
+
+
+def is_wildcard_dns1123_subdomain(value: str) -> list[str]:
+    errs = []
+    if len(value) > DNS1123_SUBDOMAIN_MAX:
+        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX))
+    if not _matches(_WILDCARD, value):
+        errs.append(regex_error(WILDCARD_DNS1123_SUBDOMAIN_ERR, WILDCARD_DNS1123_SUBDOMAIN_FMT, "*.example.com"))
+    return errs
+
+
+def is_qualified_name(value: str) -> list[str]:
+    """A label key, annotation key or finalizer: `name` or `dns.subdomain/name`."""
+    errs = []
+    parts = value.split("/")
+    if len(parts) == 1:
+        name = parts[0]
+    elif len(parts) == 2:
+        prefix, name = parts
+        if not prefix:
+            errs.append("prefix part " + EMPTY_ERR)
+        else:
+            errs.extend("prefix part " + m for m in is_dns1123_subdomain(prefix))
+    else:
+        return ["a qualified name " + regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
+                + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
+    if not name:
+        errs.append("name part " + EMPTY_ERR)
+    elif len(name) > QUALIFIED_NAME_MAX:
+        errs.append("name part " + max_len_error(QUALIFIED_NAME_MAX))
+    if not _matches(_QUALIFIED_NAME, name):
+        errs.append("name part " + regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc"))
+    return errs
+
+
+def is_valid_label_value(value: str) -> list[str]:
+    errs = []
+    if len(value) > LABEL_VALUE_MAX:
+        errs.append(max_len_error(LABEL_VALUE_MAX))
+    if not _matches(_LABEL_VALUE, value):
+        errs.append(regex_error(LABEL_VALUE_ERR, LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
+    return errs
+
+
+def is_valid_port_num(port: int) -> list[str]:
+    return [] if 1 <= port <= 65535 else [inclusive_range_error(1, 65535)]
+
+
+def is_valid_port_name(port: str) -> list[str]:
+    """An IANA_SVC_NAME: at most 15 of [-a-z0-9], a letter somewhere, no '--', no '-' at either end."""
+    errs = []
+    if len(port) > 15:
+        errs.append(max_len_error(15))
+    if not _matches(_PORT_NAME_CHARSET, port):
+        errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if not _PORT_NAME_ONE_LETTER.search(port):
+        errs.append("must contain at least one letter (a-z)")
+    if "--" in port:
+        errs.append("must not contain consecutive hyphens")
+    if port and (port[0] == "-" or port[-1] == "-"):
+        errs.append("must not begin or end with a hyphen")
+    return errs
+
+
+def _chdir_prefix(value: str) -> list[str]:
+    if value == ".":
+        return ["must not be '.'"]
+    if value == "..":
+        return ["must not be '..'"]
+    if value.startswith(".."):
+        return ["must not start with '..'"]
+    return []
+
+
+def is_env_var_name(value: str) -> list[str]:
+    errs = []
+    if not _matches(_ENV_VAR_NAME, value):
+        errs.append(regex_error(ENV_VAR_NAME_ERR, ENV_VAR_NAME_FMT, "my.env-name", "MY_ENV.NAME", "MyEnvName1"))
+    return errs + _chdir_prefix(value)
+
+
+def is_config_map_key(value: str) -> list[str]:
+    errs = []
+    if len(value) > DNS1123_SUBDOMAIN_MAX:
+        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX))
+    if not _matches(_CONFIG_MAP_KEY, value):
+        errs.append(regex_error(CONFIG_MAP_KEY_ERR, CONFIG_MAP_KEY_FMT, "key.name", "KEY_NAME", "key-name"))
+    return errs + _chdir_prefix(value)
+
+
+def is_valid_percent(value: str) -> list[str]:
+    return [] if _matches(_PERCENT, value) else [regex_error(PERCENT_ERR, PERCENT_FMT, "1%", "93%")]
+
+
+def is_http_header_name(value: str) -> list[str]:
+    if _matches(_HTTP_HEADER_NAME, value):
+        return []
+    return [regex_error(HTTP_HEADER_NAME_ERR, HTTP_HEADER_NAME_FMT, "X-Header-Name")]
+
+
+def is_valid_ip(value: str) -> list[str]:
+    try:
+        if "%" in value:  # Go's net.ParseIP takes no IPv6 zone
+            raise ValueError
+        ipaddress.ip_address(value)
+    except ValueError:
+        return ["must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"]
+    return []
+
+
+def is_valid_cidr(value: str) -> bool:
+    if "/" not in value:
+        return False
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+# --- ValidateNameFunc: (name, prefix) -> messages ---------------------------------------------------
+
+def _mask_trailing_dash(name: str) -> str:
+    # Kubernetes' maskTrailingDash, byte for byte (it drops the character before the dash, too).
+    if len(name) > 1 and name.endswith("-"):
+        return name[:-2] + "a"
+    return name
+
+
+def name_is_dns_subdomain(name: str, prefix: bool) -> list[str]:
+    return is_dns1123_subdomain(_mask_trailing_dash(name) if prefix else name)
+
+
+def name_is_dns_label(name: str, prefix: bool) -> list[str]:
+    return is_dns1123_label(_mask_trailing_dash(name) if prefix else name)
+
+
+def name_is_dns1035_label(name: str, prefix: bool) -> list[str]:
+    return is_dns1035_label(_mask_trailing_dash(name) if prefix else name)
+
+
+# --- quantities ---------------------------------------------------------------------------------
+
+_QUANTITY = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:([eE][+-]?\d+)|([numkMGTPE]|[KMGTPE]i))?")
+_SUFFIX = {
+    None: Fraction(1), "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000),
+    "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9), "T": Fraction(10**12),
+    "P": Fraction(10**15), "E": Fraction(10**18), "Ki": Fraction(2**10), "Mi": Fraction(2**20),
+    "Gi": Fraction(2**30), "Ti": Fraction(2**40), "Pi": Fraction(2**50), "Ei": Fraction(2**60),
+}
+
+
+def parse_quantity(text: str) -> Fraction:
+    """The exact value of a quantity ("500m" -> 1/2, "1Gi" -> 2**30); ValueError if malformed."""
+    m = _QUANTITY.fullmatch(text.strip())
+    if m is None:
+        raise ValueError(f"quantity {text!r} is malformed")
+    number, exponent, suffix = m.groups()
+    value = Fraction(number)
+    if exponent:
+        value *= Fraction(10) ** int(exponent[1:])
+    return value * _SUFFIX[suffix]

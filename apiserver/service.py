@@ -1,0 +1,477 @@
+"""The gRPC edge of the apiserver: Kubernetes' verbs for every kind.
+
+Each handler: resolve the kind, run the pure strategy (default, prepare, validate), then one guarded
+store write through `Storage`. Reads of many objects (list, watch) come from the watch cache.
+ApiErrors become gRPC status codes here and nowhere else (`_guard`), with Kubernetes' Status in
+the trailing metadata `skiff-status-bin`.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import secrets
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import grpc
+from google.protobuf.message import Message
+
+from apiserver import errors, gc, strategy
+from apiserver.admission import Allocator
+from apiserver.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
+from apiserver.storage import Storage, parse_rv
+from apiserver.watchcache import WatchCache
+from client import kinds
+from client.codec import DecodeError, from_dict, to_dict
+from client.kinds import Kind
+from client.selectors import SelectorError, check_fields, parse_field_selector, parse_label_selector
+from skiffpb.api.v1 import api_pb2, api_pb2_grpc
+from skiffpb.k8s.apps.v1 import apps_pb2
+
+log = logging.getLogger(__name__)
+
+STATUS_KEY = "skiff-status-bin"
+BOOKMARK_INTERVAL = 5.0
+SCALABLE = ("deployments", "replicasets")
+
+
+def now_rfc3339(t: float | None = None) -> str:
+    return datetime.fromtimestamp(time.time() if t is None else t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def _abort(context, err: errors.ApiError):
+    await context.abort(getattr(grpc.StatusCode, err.grpc), err.message,
+                        trailing_metadata=((STATUS_KEY, err.status().SerializeToString()),))
+
+
+def _guard(fn):
+    async def handler(self, request, context):
+        t0 = time.perf_counter()
+        verb = fn.__name__
+        resource = getattr(request, "resource", "") or _resource_of(request)
+        code = "OK"
+        try:
+            return await fn(self, request, context)
+        except errors.ApiError as e:
+            code = e.reason
+            await _abort(context, e)
+        except kinds.UnknownKind as e:
+            code = "NotFound"
+            await _abort(context, errors.NotFound(str(e)))
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a bug must not take the server down; say so loudly
+            if isinstance(e, grpc.aio.AbortError):
+                raise
+            log.exception("%s %s failed", verb, resource)
+            code = "InternalError"
+            await _abort(context, errors.ApiError(f"Internal error occurred: {e!r}"))
+        finally:
+            if self.metrics is not None:
+                self.metrics.observe(verb, resource, code, time.perf_counter() - t0)
+    handler.__name__ = fn.__name__
+    return handler
+
+
+def _resource_of(request) -> str:
+    obj = getattr(request, "object", None)
+    if obj is not None and obj.WhichOneof("kind"):
+        return kinds.kind_of(obj).resource
+    return ""
+
+
+def _copy(msg: Message) -> Message:
+    out = type(msg)()
+    out.CopyFrom(msg)
+    return out
+
+
+class ApiService(api_pb2_grpc.ApiServicer):
+    def __init__(self, storage: Storage, caches: dict[str, WatchCache], allocator: Allocator,
+                 collector: "gc.Collector | None" = None, metrics=None):
+        self.storage = storage
+        self.caches = caches
+        self.allocator = allocator
+        self.collector = collector
+        self.metrics = metrics
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _decode_object(self, wrapped: api_pb2.Object) -> tuple[Kind, Message]:
+        if not wrapped.WhichOneof("kind"):
+            raise errors.BadRequest("object: Required value: the request carries no object")
+        kind = kinds.kind_of(wrapped)
+        obj = _copy(kinds.unwrap(wrapped))
+        for field, want in (("api_version", kind.api_version), ("kind", kind.kind)):
+            if obj.HasField(field) and getattr(obj, field) != want:
+                raise errors.BadRequest(f'{field.replace("_v", "V")}: Invalid value: "{getattr(obj, field)}": '
+                                        f'must be "{want}" for {kind.kind}')
+        obj.api_version, obj.kind = kind.api_version, kind.kind
+        return kind, obj
+
+    async def _check_namespace(self, kind: Kind, obj: Message, creating: bool) -> None:
+        if not kind.namespaced:
+            if obj.metadata.HasField("namespace") and obj.metadata.namespace:
+                obj.metadata.ClearField("namespace")
+            return
+        if not obj.metadata.namespace:
+            obj.metadata.namespace = "default"
+        if not creating:
+            return
+        ns_kind = kinds.by_resource("namespaces")
+        try:
+            ns = await self.storage.get(ns_kind, "", obj.metadata.namespace)
+        except errors.NotFound:
+            raise errors.NotFound(f'namespaces "{obj.metadata.namespace}" not found',
+                                  name=obj.metadata.namespace) from None
+        if ns.metadata.HasField("deletion_timestamp"):
+            raise errors.Forbidden(f'{kind.resource} "{obj.metadata.name}" is forbidden: unable to create new '
+                                   f"content in namespace {obj.metadata.namespace} because it is being terminated")
+
+    @staticmethod
+    def _validate(kind: Kind, obj: Message, old: Message | None = None) -> None:
+        errs = strategy.validate(kind, obj, old)
+        if errs:
+            raise errors.invalid(kind.kind, kind.group, obj.metadata.name, errs)
+
+    def _cache(self, kind: Kind) -> WatchCache:
+        return self.caches[kind.resource]
+
+    # -- verbs --------------------------------------------------------------------------------
+    @_guard
+    async def Create(self, request, context):
+        kind, obj = self._decode_object(request.object)
+        return kinds.wrap(await self.create(kind, obj, dry_run=request.dry_run))
+
+    async def create(self, kind: Kind, obj: Message, dry_run: bool = False) -> Message:
+        if not obj.metadata.name:
+            if obj.metadata.generate_name:
+                obj.metadata.name = obj.metadata.generate_name + "".join(
+                    secrets.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
+            else:
+                raise errors.invalid(kind.kind, kind.group, "", [("metadata.name", "Required value: name or "
+                                                                   "generateName is required")])
+        await self._check_namespace(kind, obj, creating=True)
+        strategy.default(kind, obj)
+        strategy.prepare_create(kind, obj, now=now_rfc3339(), uid=str(uuid.uuid4()))
+        self._validate(kind, obj)
+        if dry_run:
+            return obj
+        async with self.allocator.for_create(kind, obj):
+            return await self.storage.create(kind, obj)
+
+    @_guard
+    async def Get(self, request, context):
+        kind = kinds.by_resource(request.resource)
+        return kinds.wrap(await self.storage.get(kind, request.namespace if kind.namespaced else "", request.name))
+
+    def _predicate(self, kind: Kind, namespace: str, label_selector: str, field_selector: str):
+        try:
+            labels = parse_label_selector(label_selector)
+            fields = parse_field_selector(field_selector)
+            getters = strategy.field_labels(kind)
+            check_fields(fields, set(getters))
+        except SelectorError as e:
+            raise errors.BadRequest(str(e)) from None
+        ns = namespace if kind.namespaced else ""
+
+        def predicate(obj: Message) -> bool:
+            if ns and obj.metadata.namespace != ns:
+                return False
+            if not labels.matches(obj.metadata.labels):
+                return False
+            return fields.matches({name: get(obj) for name, get in getters.items()})
+        return predicate
+
+    @_guard
+    async def List(self, request, context):
+        kind = kinds.by_resource(request.resource)
+        predicate = self._predicate(kind, request.namespace, request.label_selector, request.field_selector)
+        cache = self._cache(kind)
+        start_after = ""
+        if request.resource_version and request.resource_version != "0":
+            await cache.wait_for_revision(parse_rv(request.resource_version))
+        elif not request.resource_version:
+            await cache.sync()
+        else:
+            await asyncio.wait_for(cache.ready.wait(), 10)
+        if request.get_field("continue") if hasattr(request, "get_field") else getattr(request, "continue"):
+            start_after = _decode_continue(getattr(request, "continue"))
+        items, rev = cache.list(predicate)
+        resp = api_pb2.ListResponse()
+        resp.metadata.resource_version = str(rev)
+        if start_after:
+            items = [o for o in items if _sort_key(o) > start_after]
+        if request.limit and len(items) > request.limit:
+            items = items[:request.limit]
+            setattr(resp.metadata, "continue", _encode_continue(_sort_key(items[-1])))
+            resp.metadata.remaining_item_count = 0  # unknown; Kubernetes omits it when it can't tell
+            resp.metadata.ClearField("remaining_item_count")
+        for o in items:
+            resp.items.append(kinds.wrap(o))
+        return resp
+
+    @_guard
+    async def Update(self, request, context):
+        kind, obj = self._decode_object(request.object)
+        return kinds.wrap(await self.update(kind, obj, status=False, dry_run=request.dry_run))
+
+    @_guard
+    async def UpdateStatus(self, request, context):
+        kind, obj = self._decode_object(request.object)
+        if not kind.has_status:
+            raise errors.NotFound(f"the server could not find the requested resource ({kind.resource}/status)")
+        return kinds.wrap(await self.update(kind, obj, status=True, dry_run=request.dry_run))
+
+    async def update(self, kind: Kind, obj: Message, *, status: bool, dry_run: bool = False) -> Message:
+        await self._check_namespace(kind, obj, creating=False)
+        if not obj.metadata.name:
+            raise errors.invalid(kind.kind, kind.group, "", [("metadata.name", "Required value: name is required")])
+        old = await self.storage.get(kind, obj.metadata.namespace, obj.metadata.name)
+        old_rv = int(old.metadata.resource_version)
+        if obj.metadata.resource_version and obj.metadata.resource_version != old.metadata.resource_version:
+            raise errors.conflict(kind.group_resource, obj.metadata.name)
+        if status:
+            strategy.prepare_status_update(kind, obj, old)
+        else:
+            strategy.default(kind, obj)
+            strategy.prepare_update(kind, obj, old)
+        self._validate(kind, obj, old)
+        if dry_run:
+            return obj
+        if obj.metadata.HasField("deletion_timestamp") and not obj.metadata.finalizers:
+            # The last finalizer is gone: deletion completes now.
+            await self.storage.delete(kind, obj.metadata.namespace, obj.metadata.name, old_rv)
+            await self.allocator.release(kind, old)
+            return obj
+        async with self.allocator.for_update(kind, obj, old):
+            return await self.storage.update(kind, obj, old_rv)
+
+    @_guard
+    async def Patch(self, request, context):
+        kind = kinds.by_resource(request.resource)
+        try:
+            patch_doc = json.loads(request.patch or b"null")
+        except ValueError as e:
+            raise errors.BadRequest(f"error decoding patch: {e}") from None
+        if request.subresource not in ("", "status"):
+            raise errors.NotFound(f"the server could not find the requested resource "
+                                  f"({kind.resource}/{request.subresource})")
+        ns = request.namespace or ("default" if kind.namespaced else "")
+        for _ in range(16):
+            current = await self.storage.get(kind, ns if kind.namespaced else "", request.name)
+            doc = to_dict(current)
+            try:
+                if request.patch_type == "application/json-patch+json":
+                    patched = json_patch(doc, patch_doc)
+                elif request.patch_type == "application/merge-patch+json":
+                    patched = json_merge_patch(doc, patch_doc)
+                elif request.patch_type in ("application/strategic-merge-patch+json", ""):
+                    patched = strategic_merge_patch(doc, patch_doc, kind.kind)
+                else:
+                    raise errors.ApiError(f'unsupported patch type "{request.patch_type}"')
+                new = from_dict(kind.message, patched)
+            except PatchError as e:
+                raise errors.invalid(kind.kind, kind.group, request.name, [("", str(e))]) from None
+            except DecodeError as e:
+                raise errors.BadRequest(str(e)) from None
+            new.metadata.resource_version = current.metadata.resource_version
+            try:
+                return kinds.wrap(await self.update(kind, new, status=request.subresource == "status",
+                                                    dry_run=request.dry_run))
+            except errors.Conflict:
+                continue  # someone wrote between our read and write: patch the fresh object
+        raise errors.conflict(kind.group_resource, request.name)
+
+    @_guard
+    async def Delete(self, request, context):
+        kind = kinds.by_resource(request.resource)
+        ns = (request.namespace or "default") if kind.namespaced else ""
+        policy = request.propagation_policy or "Background"
+        if policy not in ("Background", "Foreground", "Orphan"):
+            raise errors.BadRequest(f'propagationPolicy: Unsupported value: "{policy}": supported values: '
+                                    '"Background", "Foreground", "Orphan"')
+        grace = request.grace_period_seconds if request.HasField("grace_period_seconds") else None
+        if grace is not None and grace < 0:
+            raise errors.BadRequest("gracePeriodSeconds: Invalid value: must be >= 0")
+        for _ in range(16):
+            obj = await self.storage.get(kind, ns, request.name)
+            if request.precondition_uid and obj.metadata.uid != request.precondition_uid:
+                raise errors.Conflict(f"Precondition failed: UID in precondition: {request.precondition_uid}, "
+                                      f"UID in object meta: {obj.metadata.uid}", name=request.name)
+            if request.precondition_resource_version and \
+                    obj.metadata.resource_version != request.precondition_resource_version:
+                raise errors.conflict(kind.group_resource, request.name)
+            try:
+                return await self._delete(kind, obj, policy, grace, request.dry_run)
+            except errors.Conflict:
+                continue
+        raise errors.conflict(kind.group_resource, request.name)
+
+    async def _delete(self, kind: Kind, obj: Message, policy: str, grace: int | None,
+                      dry_run: bool) -> api_pb2.DeleteResponse:
+        rv = int(obj.metadata.resource_version)
+        resp = api_pb2.DeleteResponse()
+        new = _copy(obj)
+        finalizers = list(new.metadata.finalizers)
+        if policy == "Foreground" and "foregroundDeletion" not in finalizers:
+            finalizers.append("foregroundDeletion")
+        if policy == "Orphan" and "orphan" not in finalizers:
+            finalizers.append("orphan")
+        graceful = kind.resource == "pods" and new.spec.node_name and grace != 0
+        if graceful and grace is None:
+            grace = new.spec.termination_grace_period_seconds if new.spec.HasField(
+                "termination_grace_period_seconds") else 30
+        if finalizers or graceful:
+            if not new.metadata.HasField("deletion_timestamp"):
+                secs = grace if graceful else 0
+                new.metadata.deletion_timestamp = now_rfc3339(time.time() + secs)
+                new.metadata.deletion_grace_period_seconds = secs
+            elif graceful and grace < new.metadata.deletion_grace_period_seconds:
+                # A shorter grace period on a second delete moves the deadline closer, as in Kubernetes.
+                new.metadata.deletion_timestamp = now_rfc3339(time.time() + grace)
+                new.metadata.deletion_grace_period_seconds = grace
+            del new.metadata.finalizers[:]
+            new.metadata.finalizers.extend(finalizers)
+            if not dry_run:
+                new = await self.storage.update(kind, new, rv)
+                if self.collector is not None:
+                    self.collector.poke()
+            resp.object.CopyFrom(kinds.wrap(new))
+            return resp
+        if not dry_run:
+            await self.storage.delete(kind, obj.metadata.namespace, obj.metadata.name, rv)
+            await self.allocator.release(kind, obj)
+            if self.collector is not None:
+                self.collector.poke()
+        resp.object.CopyFrom(kinds.wrap(obj))
+        resp.status.CopyFrom(errors.ApiError("").status())
+        resp.status.status, resp.status.code = "Success", 200
+        resp.status.ClearField("reason")
+        resp.status.ClearField("message")
+        resp.status.details.name = obj.metadata.name
+        resp.status.details.kind = kind.resource
+        if kind.group:
+            resp.status.details.group = kind.group
+        resp.status.details.uid = obj.metadata.uid
+        return resp
+
+    @_guard
+    async def GetScale(self, request, context):
+        kind = self._scalable(request.resource)
+        obj = await self.storage.get(kind, request.namespace or "default", request.name)
+        return _scale_of(kind, obj)
+
+    @_guard
+    async def UpdateScale(self, request, context):
+        kind = self._scalable(request.resource)
+        ns = request.namespace or "default"
+        if request.scale.spec.HasField("replicas") and request.scale.spec.replicas < 0:
+            raise errors.invalid("Scale", "autoscaling", request.name,
+                                 [("spec.replicas", f"Invalid value: {request.scale.spec.replicas}: must be "
+                                                    "greater than or equal to 0")])
+        for _ in range(16):
+            obj = await self.storage.get(kind, ns, request.name)
+            want_rv = request.scale.metadata.resource_version
+            if want_rv and want_rv != obj.metadata.resource_version:
+                raise errors.conflict(kind.group_resource, request.name)
+            obj.spec.replicas = request.scale.spec.replicas
+            try:
+                return _scale_of(kind, await self.update(kind, obj, status=False))
+            except errors.Conflict:
+                if want_rv:
+                    raise
+        raise errors.conflict(kind.group_resource, request.name)
+
+    @staticmethod
+    def _scalable(resource: str) -> Kind:
+        if resource not in SCALABLE:
+            raise errors.NotFound(f"the server could not find the requested resource ({resource}/scale)")
+        return kinds.by_resource(resource)
+
+    # -- watch --------------------------------------------------------------------------------
+    @_guard
+    async def Watch(self, request, context):
+        kind = kinds.by_resource(request.resource)
+        predicate = self._predicate(kind, request.namespace, request.label_selector, request.field_selector)
+        cache = self._cache(kind)
+        await asyncio.wait_for(cache.ready.wait(), 10)
+        rv = None
+        if request.resource_version and request.resource_version != "0":
+            rv = parse_rv(request.resource_version)
+            await cache.wait_for_revision(rv)
+        try:
+            sub, initial = cache.subscribe(rv, predicate)
+        except errors.Gone as e:
+            await context.write(api_pb2.WatchEvent(type="ERROR", status=e.status()))
+            return
+        deadline = (time.monotonic() + request.timeout_seconds) if request.HasField("timeout_seconds") else None
+        try:
+            for ev in initial:
+                await context.write(_event(ev))
+            last_sent = time.monotonic()
+            while True:
+                wait = BOOKMARK_INTERVAL if request.allow_bookmarks else None
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return
+                    wait = left if wait is None else min(wait, left)
+                try:
+                    ev = await asyncio.wait_for(sub.queue.get(), wait)
+                except asyncio.TimeoutError:
+                    if request.allow_bookmarks and time.monotonic() - last_sent >= BOOKMARK_INTERVAL:
+                        await context.write(_bookmark(kind, cache.rev))
+                        last_sent = time.monotonic()
+                    continue
+                if ev is None:  # dropped for being too slow: end the watch, the client relists
+                    return
+                await context.write(_event(ev))
+                last_sent = time.monotonic()
+        finally:
+            cache.unsubscribe(sub)
+
+
+def _event(ev) -> api_pb2.WatchEvent:
+    obj = ev.obj
+    if ev.type == "DELETED" and obj.metadata.resource_version != str(ev.revision):
+        obj = _copy(obj)
+        obj.metadata.resource_version = str(ev.revision)
+    return api_pb2.WatchEvent(type=ev.type, object=kinds.wrap(obj))
+
+
+def _bookmark(kind: Kind, rev: int) -> api_pb2.WatchEvent:
+    msg = kind.message(api_version=kind.api_version, kind=kind.kind)
+    msg.metadata.resource_version = str(rev)
+    return api_pb2.WatchEvent(type="BOOKMARK", object=kinds.wrap(msg))
+
+
+def _scale_of(kind: Kind, obj: Message) -> apps_pb2.Scale:
+    s = apps_pb2.Scale(api_version="autoscaling/v1", kind="Scale")
+    s.metadata.name = obj.metadata.name
+    s.metadata.namespace = obj.metadata.namespace
+    s.metadata.uid = obj.metadata.uid
+    s.metadata.resource_version = obj.metadata.resource_version
+    s.metadata.creation_timestamp = obj.metadata.creation_timestamp
+    s.spec.replicas = obj.spec.replicas
+    s.status.replicas = obj.status.replicas
+    sel = obj.spec.selector
+    s.status.selector = ",".join(f"{k}={v}" for k, v in sorted(sel.match_labels.items()))
+    return s
+
+
+def _sort_key(obj: Message) -> str:
+    return f"{obj.metadata.namespace}/{obj.metadata.name}"
+
+
+def _encode_continue(after: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode()
+
+
+def _decode_continue(token: str) -> str:
+    try:
+        return json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
+    except Exception:  # noqa: BLE001 - any malformed token is the client's error
+        raise errors.BadRequest(f'continue: Invalid value: "{token}": the continue token is malformed') from None

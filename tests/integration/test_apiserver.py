@@ -1,0 +1,270 @@
+"""The apiserver over real processes: 3 stores, 2 apiservers, driven through its gRPC API."""
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import queue
+import threading
+
+import grpc
+import pytest
+
+from client import kinds
+from client.codec import from_dict, to_dict
+from skiffpb.api.v1 import api_pb2, api_pb2_grpc
+from skiffpb.k8s.meta.v1 import meta_pb2
+from tests.harness import wait_for
+
+STATUS_KEY = "skiff-status-bin"
+
+
+def stub(api) -> api_pb2_grpc.ApiStub:
+    return api_pb2_grpc.ApiStub(grpc.insecure_channel(api.endpoint))
+
+
+def obj(data: dict) -> api_pb2.Object:
+    return kinds.wrap(from_dict(kinds.by_gvk(data["apiVersion"], data["kind"]).message, data))
+
+
+def plain(o: api_pb2.Object) -> dict:
+    return to_dict(kinds.unwrap(o))
+
+
+def status_of(err: grpc.RpcError) -> meta_pb2.Status:
+    for k, v in err.trailing_metadata() or ():
+        if k == STATUS_KEY:
+            return meta_pb2.Status.FromString(v)
+    raise AssertionError(f"no Status in the error: {err}")
+
+
+def drain(call, into: queue.Queue) -> None:
+    """Reads a watch stream into a queue until the stream ends or is cancelled."""
+    try:
+        for ev in call:
+            into.put(ev)
+    except grpc.RpcError as e:
+        if e.code() != grpc.StatusCode.CANCELLED:
+            into.put(e)
+
+
+def deployment(name: str, ns: str = "default", labels=None, replicas=2) -> dict:
+    labels = labels or {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "web", "image": "nginx:1.19",
+                                                           "env": [{"name": "A", "value": "1"},
+                                                                   {"name": "B", "value": "2"}],
+                                                           "ports": [{"containerPort": 80}]}]}}}}
+
+
+ONE_OF_EACH = [
+    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}},
+    {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}, "spec": {"podCIDR": "10.244.1.0/24"}},
+    {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1"},
+     "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]}},
+    {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s1"},
+     "spec": {"selector": {"app": "x"}, "ports": [{"port": 80, "targetPort": 8080}]}},
+    {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "s1"},
+     "subsets": [{"addresses": [{"ip": "10.244.1.5"}], "ports": [{"port": 8080}]}]},
+    {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1"}, "reason": "Tested",
+     "involvedObject": {"kind": "Pod", "name": "p1", "namespace": "default"}, "message": "hi", "type": "Normal"},
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm1"}, "data": {"k": "v"}},
+    deployment("d1"),
+    {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "rs1"},
+     "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "rs1"}},
+              "template": {"metadata": {"labels": {"app": "rs1"}},
+                           "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}},
+    {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "i1"},
+     "spec": {"rules": [{"host": "a.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+              "backend": {"service": {"name": "s1", "port": {"number": 80}}}}]}}]}},
+    {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "l1"},
+     "spec": {"holderIdentity": "me", "leaseDurationSeconds": 15}},
+]
+
+
+@pytest.mark.timeout(120)
+def test_crud_and_watch_for_every_kind(control_plane):
+    """Each kind is created on one apiserver, seen by a watch on the other, updated, and deleted."""
+    a, b = (stub(x) for x in control_plane.apiservers)
+    for data in ONE_OF_EACH:
+        kind = kinds.by_gvk(data["apiVersion"], data["kind"])
+        ns = "default" if kind.namespaced else ""
+        events: queue.Queue = queue.Queue()
+        lst = b.List(api_pb2.ListRequest(resource=kind.resource, namespace=ns))
+        call = b.Watch(api_pb2.WatchRequest(resource=kind.resource, namespace=ns,
+                                            resource_version=lst.metadata.resource_version))
+        reader = threading.Thread(target=drain, args=(call, events), daemon=True)
+        reader.start()
+        try:
+            created = a.Create(api_pb2.CreateRequest(object=obj(data)))
+            meta = kinds.unwrap(created).metadata
+            assert meta.uid and meta.creation_timestamp and int(meta.resource_version) > 0
+            got = a.Get(api_pb2.GetRequest(resource=kind.resource, namespace=ns, name=meta.name))
+            assert plain(got) == plain(created)
+            changed = kinds.unwrap(got)
+            changed.metadata.labels["touched"] = "yes"
+            updated = b.Update(api_pb2.UpdateRequest(object=kinds.wrap(changed)))
+            assert int(kinds.unwrap(updated).metadata.resource_version) > int(meta.resource_version)
+            a.Delete(api_pb2.DeleteRequest(resource=kind.resource, namespace=ns, name=meta.name,
+                                           grace_period_seconds=0))
+            seen = [events.get(timeout=10) for _ in range(3)]
+            assert [e.type for e in seen] == ["ADDED", "MODIFIED", "DELETED"], kind.resource
+            assert [kinds.unwrap(e.object).metadata.name for e in seen] == [meta.name] * 3
+            with pytest.raises(grpc.RpcError) as ei:
+                b.Get(api_pb2.GetRequest(resource=kind.resource, namespace=ns, name=meta.name))
+            assert ei.value.code() == grpc.StatusCode.NOT_FOUND
+        finally:
+            call.cancel()
+            reader.join(5)
+
+
+def test_stale_update_is_a_conflict_and_status_and_spec_writers_do_not_clobber(control_plane):
+    """An update carrying an old resourceVersion is refused with Kubernetes' Conflict; status updates leave spec alone."""
+    a, b = (stub(x) for x in control_plane.apiservers)
+    created = kinds.unwrap(a.Create(api_pb2.CreateRequest(object=obj(deployment("web")))))
+    assert created.metadata.generation == 1
+    first = kinds.unwrap(a.Get(api_pb2.GetRequest(resource="deployments", namespace="default", name="web")))
+    first.spec.replicas = 5
+    b.Update(api_pb2.UpdateRequest(object=kinds.wrap(first)))
+    first.spec.replicas = 7  # still carries the old resourceVersion
+    with pytest.raises(grpc.RpcError) as ei:
+        a.Update(api_pb2.UpdateRequest(object=kinds.wrap(first)))
+    assert ei.value.code() == grpc.StatusCode.ABORTED
+    assert ei.value.details() == ('Operation cannot be fulfilled on deployments.apps "web": the object has been '
+                                  "modified; please apply your changes to the latest version and try again")
+    assert status_of(ei.value).reason == "Conflict" and status_of(ei.value).code == 409
+
+    cur = kinds.unwrap(a.Get(api_pb2.GetRequest(resource="deployments", namespace="default", name="web")))
+    assert cur.metadata.generation == 2 and cur.spec.replicas == 5
+    cur.status.replicas = 5
+    cur.spec.replicas = 99  # ignored by the status subresource
+    after = kinds.unwrap(b.UpdateStatus(api_pb2.UpdateRequest(object=kinds.wrap(cur))))
+    assert (after.spec.replicas, after.status.replicas, after.metadata.generation) == (5, 5, 2)
+
+
+def test_patches_of_all_three_types(control_plane):
+    """Strategic merge patches reorder containers, delete an env var and replace ports; merge and JSON patches work too."""
+    a = stub(control_plane.apiservers[0])
+    d = deployment("pt")
+    d["spec"]["template"]["spec"]["containers"].append({"name": "side", "image": "busybox"})
+    a.Create(api_pb2.CreateRequest(object=obj(d)))
+
+    def patch(doc, ptype="application/strategic-merge-patch+json"):
+        return plain(a.Patch(api_pb2.PatchRequest(resource="deployments", namespace="default", name="pt",
+                                                  patch_type=ptype, patch=json.dumps(doc).encode())))
+    out = patch({"spec": {"template": {"spec": {
+        "$setElementOrder/containers": [{"name": "side"}, {"name": "web"}],
+        "containers": [{"name": "web", "env": [{"name": "A", "$patch": "delete"}],
+                        "ports": [{"containerPort": 8080}, {"$patch": "replace"}]}]}}}})
+    cs = out["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in cs] == ["side", "web"]
+    assert [e["name"] for e in cs[1]["env"]] == ["B"]
+    assert [p["containerPort"] for p in cs[1]["ports"]] == [8080]
+    assert patch({"metadata": {"labels": {"x": "1"}}}, "application/merge-patch+json")["metadata"]["labels"] == {"x": "1"}
+    assert patch([{"op": "replace", "path": "/spec/replicas", "value": 4}],
+                 "application/json-patch+json")["spec"]["replicas"] == 4
+    with pytest.raises(grpc.RpcError) as ei:
+        patch([{"op": "remove", "path": "/spec/nothing"}], "application/json-patch+json")
+    assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_cluster_ips_and_node_ports_stay_unique_under_concurrent_creates(control_plane):
+    """Forty NodePort Services created at once through two apiservers get forty distinct ClusterIPs and NodePorts."""
+    stubs = [stub(x) for x in control_plane.apiservers]
+
+    def create(i):
+        svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"svc-{i}"},
+               "spec": {"type": "NodePort", "selector": {"app": "x"}, "ports": [{"port": 80}]}}
+        return kinds.unwrap(stubs[i % 2].Create(api_pb2.CreateRequest(object=obj(svc)), timeout=30))
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        made = list(pool.map(create, range(40)))
+    ips = [s.spec.cluster_ip for s in made]
+    ports = [s.spec.ports[0].node_port for s in made]
+    assert len(set(ips)) == 40 and all(ip.startswith("10.96.") for ip in ips)
+    assert len(set(ports)) == 40 and all(30000 <= p <= 32767 for p in ports)
+    # Deleting releases: the same IP can be asked for again.
+    stubs[0].Delete(api_pb2.DeleteRequest(resource="services", namespace="default", name="svc-0"))
+    again = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "again"},
+             "spec": {"clusterIP": ips[0], "ports": [{"port": 80}]}}
+    wait_for(lambda: stubs[1].Create(api_pb2.CreateRequest(object=obj(again))), 10, "the freed IP to be reusable")
+    taken = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "taken"},
+             "spec": {"clusterIP": ips[1], "ports": [{"port": 80}]}}
+    with pytest.raises(grpc.RpcError) as ei:
+        stubs[0].Create(api_pb2.CreateRequest(object=obj(taken)))
+    assert "provided IP is already allocated" in ei.value.details()
+
+
+@pytest.mark.parametrize("policy", ["Background", "Foreground", "Orphan"])
+def test_cascade_deletion(control_plane, policy):
+    """Deleting an owner deletes its dependents (Background, Foreground) or leaves them ownerless (Orphan)."""
+    a = stub(control_plane.apiservers[0])
+    owner = kinds.unwrap(a.Create(api_pb2.CreateRequest(object=obj(deployment("owner")))))
+    ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "owner", "uid": owner.metadata.uid,
+           "controller": True, "blockOwnerDeletion": True}
+    for i in range(3):
+        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"dep-{i}", "ownerReferences": [ref]}}
+        a.Create(api_pb2.CreateRequest(object=obj(cm)))
+    a.Delete(api_pb2.DeleteRequest(resource="deployments", namespace="default", name="owner",
+                                   propagation_policy=policy))
+
+    def owner_gone():
+        try:
+            a.Get(api_pb2.GetRequest(resource="deployments", namespace="default", name="owner"))
+            return False
+        except grpc.RpcError as e:
+            return e.code() == grpc.StatusCode.NOT_FOUND
+    wait_for(owner_gone, 20, f"the owner to be deleted ({policy})")
+
+    def dependents():
+        items = a.List(api_pb2.ListRequest(resource="configmaps", namespace="default")).items
+        return [kinds.unwrap(i) for i in items if kinds.unwrap(i).metadata.name.startswith("dep-")]
+    if policy == "Orphan":
+        left = dependents()
+        assert len(left) == 3 and all(not d.metadata.owner_references for d in left)
+    else:
+        wait_for(lambda: not dependents(), 20, f"the dependents to be deleted ({policy})")
+
+
+def test_watch_resumes_on_the_other_apiserver_after_a_kill_and_410_after_compaction(control_plane):
+    """A watch broken by kill -9 of its apiserver resumes on the other from its last resourceVersion without loss or repeats."""
+    api1, api2 = control_plane.apiservers
+    a, b = stub(api1), stub(api2)
+    start = a.List(api_pb2.ListRequest(resource="configmaps", namespace="default")).metadata.resource_version
+    got: list[tuple[str, str, str]] = []
+    call = a.Watch(api_pb2.WatchRequest(resource="configmaps", namespace="default", resource_version=start))
+    for i in range(5):
+        b.Create(api_pb2.CreateRequest(object=obj({"apiVersion": "v1", "kind": "ConfigMap",
+                                                   "metadata": {"name": f"w{i}"}})))
+    for ev in call:
+        m = kinds.unwrap(ev.object).metadata
+        got.append((ev.type, m.name, m.resource_version))
+        if len(got) == 5:
+            break
+    api1.kill9()
+    for i in range(5, 10):
+        b.Create(api_pb2.CreateRequest(object=obj({"apiVersion": "v1", "kind": "ConfigMap",
+                                                   "metadata": {"name": f"w{i}"}})))
+    call = b.Watch(api_pb2.WatchRequest(resource="configmaps", namespace="default", resource_version=got[-1][2]))
+    for ev in call:
+        m = kinds.unwrap(ev.object).metadata
+        got.append((ev.type, m.name, m.resource_version))
+        if len(got) == 10:
+            call.cancel()
+            break
+    assert [n for _, n, _ in got] == [f"w{i}" for i in range(10)]
+    revs = [int(r) for _, _, r in got]
+    assert revs == sorted(revs) and len(set(revs)) == 10
+
+    # Compact the store past the start: a watch from there is answered 410 Gone (reason Expired).
+    from store.client import StoreClient
+    import asyncio
+
+    async def compact():
+        async with StoreClient(control_plane.store.endpoints) as c:
+            await c.compact(revs[-1])
+    asyncio.run(compact())
+    api1.restart()  # a fresh apiserver's window starts at its list: older revisions are gone
+    ev = next(iter(stub(api1).Watch(api_pb2.WatchRequest(resource="configmaps", namespace="default",
+                                                         resource_version=start))))
+    assert ev.type == "ERROR" and ev.status.code == 410 and ev.status.reason == "Expired"
