@@ -7,5 +7,9 @@ mod_revision. Watches: the store (through store/client.py, its only store client
 Invariants: an update with a stale resourceVersion is a Conflict; spec and status writers never
 clobber each other; nothing half-written on a refused request.
 
-Modules: errors (Kubernetes' Status errors), patch (merge, JSON and strategic merge patches).
+Modules: app (flags, wiring), service (the gRPC verbs), storage (key layout, guarded writes),
+watchcache (one store watch per resource, fanned out), admission (ClusterIP/NodePort allocation),
+gc (ownerReference cascading deletion), strategy (defaulting, validation: defaults, validation,
+metavalidation, podvalidation, schedulingvalidation, names, fielderrors), patch (merge, JSON and
+strategic merge patches), errors (Kubernetes' Status errors).
 """

@@ -120,7 +120,9 @@ def prepare_update(kind: Kind, new, old) -> None:
     the update leaves it out, uid when the update leaves it out (a different uid stays, for
     validate to refuse, as in Kubernetes). A Namespace's spec.finalizers (only its finalize
     subresource changes them). A Service update that leaves spec.clusterIP (or clusterIPs, or a
-    port's nodePort, matched by port name) empty keeps the allocated one.
+    port's nodePort, matched by port name) empty keeps the allocated one; one that changes the
+    type drops the old type's unchanged clusterIP, nodePorts and externalTrafficPolicy (for the
+    service's allocator to release).
 
     generation = old + 1 when spec changed (a Deployment's annotations count too, as Kubernetes
     copies them to its ReplicaSets); for ConfigMap, Endpoints, Lease and Event, which have no
@@ -142,6 +144,7 @@ def prepare_update(kind: Kind, new, old) -> None:
         del new.spec.finalizers[:]
         new.spec.finalizers.extend(old.spec.finalizers)
     elif kind.kind == "Service":
+        _drop_type_dependent_fields(new.spec, old.spec)
         _keep_allocations(new.spec, old.spec)
     if _spec_changed(kind, new, old):
         nm.generation = om.generation + 1
@@ -172,15 +175,45 @@ def _spec_changed(kind: Kind, new, old) -> bool:
     return kind.kind == "Deployment" and dict(new.metadata.annotations) != dict(old.metadata.annotations)
 
 
+def _needs_cluster_ip(spec) -> bool:
+    return spec.type != "ExternalName"
+
+
+def _needs_node_ports(spec) -> bool:
+    return spec.type in ("NodePort", "LoadBalancer")
+
+
+def _drop_type_dependent_fields(new, old) -> None:
+    """Kubernetes' dropTypeDependentFields: a type change drops what the old type needed, unless
+    the update also changed it (then validation answers). A client that reads a NodePort Service,
+    sets `type: ClusterIP` and writes it back need not clear the nodePorts by hand."""
+    if _needs_cluster_ip(old) and not _needs_cluster_ip(new):
+        if new.cluster_ip == old.cluster_ip and list(new.cluster_ips) == list(old.cluster_ips):
+            new.ClearField("cluster_ip")
+            del new.cluster_ips[:]
+        if list(new.ip_families) == list(old.ip_families):
+            del new.ip_families[:]
+        if new.ip_family_policy == old.ip_family_policy:
+            new.ClearField("ip_family_policy")
+    if _needs_node_ports(old) and not _needs_node_ports(new):
+        if {p.node_port for p in new.ports if p.node_port} <= {p.node_port for p in old.ports if p.node_port}:
+            for p in new.ports:
+                p.ClearField("node_port")
+        if new.external_traffic_policy == old.external_traffic_policy:
+            new.ClearField("external_traffic_policy")
+    if old.health_check_node_port and new.health_check_node_port == old.health_check_node_port and not (
+            new.type == "LoadBalancer" and new.external_traffic_policy == "Local"):
+        new.ClearField("health_check_node_port")
+
+
 def _keep_allocations(new, old) -> None:
     """Kubernetes' patchAllocatedValues: an update need not repeat what the server allocated."""
-    if new.type != "ExternalName" and old.type != "ExternalName":
+    if _needs_cluster_ip(new) and _needs_cluster_ip(old):
         if not new.cluster_ip and old.HasField("cluster_ip"):
             new.cluster_ip = old.cluster_ip
         if not new.cluster_ips:
             new.cluster_ips.extend(old.cluster_ips)
-    node_port_types = ("NodePort", "LoadBalancer")
-    if new.type in node_port_types and old.type in node_port_types:
+    if _needs_node_ports(new) and _needs_node_ports(old):
         used = {p.node_port for p in old.ports if p.node_port} & {p.node_port for p in new.ports if p.node_port}
         by_name = {p.name: p.node_port for p in old.ports}
         for p in new.ports:

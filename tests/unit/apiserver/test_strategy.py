@@ -687,6 +687,25 @@ def test_service_update_keeps_allocated_cluster_ip_and_node_ports():
     assert [p.node_port for p in new.spec.ports] == [30080, 30444]
 
 
+@pytest.mark.parametrize("old_changes,new_changes,spec", [
+    pytest.param({"spec.type": "NodePort", "spec.clusterIP": "10.96.0.10", "spec.ports.0.nodePort": 30080},
+                 {"spec.type": "ClusterIP", "spec.clusterIP": "10.96.0.10", "spec.ports.0.nodePort": 30080,
+                  "spec.externalTrafficPolicy": "Cluster"},
+                 {"ports": [{"protocol": "TCP", "port": 80, "targetPort": 9376}], "selector": {"app": "MyApp"},
+                  "clusterIP": "10.96.0.10", "type": "ClusterIP", "sessionAffinity": "None"}, id="node-port-to-cluster-ip"),
+    pytest.param({"spec.clusterIP": "10.96.0.10"},
+                 {"spec.type": "ExternalName", "spec.externalName": "db.example.com", "spec.clusterIP": "10.96.0.10"},
+                 {"ports": [{"protocol": "TCP", "port": 80, "targetPort": 9376}], "selector": {"app": "MyApp"},
+                  "type": "ExternalName", "sessionAffinity": "None", "externalName": "db.example.com"},
+                 id="cluster-ip-to-external-name"),
+])
+def test_service_type_change_drops_what_the_old_type_needed(old_changes, new_changes, spec):
+    """A read-modify-write that only changes a Service's type need not clear the old type's fields by hand."""
+    kind, new, old, errs = updated(variant(SERVICE, old_changes), variant(SERVICE, new_changes))
+    assert errs == []
+    assert to_dict(new.spec) == spec
+
+
 def test_status_update_keeps_spec_and_metadata():
     """A status write takes only the new status; spec, labels and generation stay as stored."""
     kind, old = created(NGINX_DEPLOYMENT)
