@@ -268,3 +268,21 @@ def test_watch_resumes_on_the_other_apiserver_after_a_kill_and_410_after_compact
     ev = next(iter(stub(api1).Watch(api_pb2.WatchRequest(resource="configmaps", namespace="default",
                                                          resource_version=start))))
     assert ev.type == "ERROR" and ev.status.code == 410 and ev.status.reason == "Expired"
+
+
+def test_metrics_count_requests_by_verb_and_resource_and_health_is_served(control_plane):
+    """/metrics reports request counts and latencies by verb and resource; gRPC health says SERVING."""
+    import re
+    import urllib.request
+    api = control_plane.apiservers[0]
+    a = stub(api)
+    for i in range(3):
+        a.Create(api_pb2.CreateRequest(object=obj({"apiVersion": "v1", "kind": "ConfigMap",
+                                                   "metadata": {"name": f"m{i}"}})))
+    with pytest.raises(grpc.RpcError):
+        a.Get(api_pb2.GetRequest(resource="configmaps", namespace="default", name="nope"))
+    text = urllib.request.urlopen(f"http://127.0.0.1:{api.metrics_port}/metrics", timeout=5).read().decode()
+    assert re.search(r'apiserver_request_total\{code="OK",resource="configmaps",verb="CREATE"\} 3\.0', text), text
+    assert re.search(r'apiserver_request_total\{code="NotFound",resource="configmaps",verb="GET"\} 1\.0', text)
+    assert 'apiserver_request_duration_seconds_bucket{le="0.05",resource="configmaps",verb="CREATE"}' in text
+    assert api.serving()
