@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts a local Skiff cluster. So far: the 3-member store (etcd-compatible) on loopback.
+# Starts a local Skiff cluster. So far: the 3-member store (etcd-compatible) and an apiserver, on loopback.
 #   ./deploy/up.sh [--state-dir DIR]      (default ~/.skiff; SKIFF_STATE_DIR also works)
 # Stop it with ./deploy/down.sh (same --state-dir).
 set -euo pipefail
@@ -71,3 +71,35 @@ if waiting:
     sys.exit(f"store members {', '.join(sorted(waiting))} not ready after 60 s: see {state}/log/")
 PY
 echo "store ready. Try: etcdctl --endpoints=$endpoints put hello world"
+
+# The API server, in front of the store.
+pidfile=$state/run/apiserver.pid
+if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+  echo "apiserver already running (pid $(cat "$pidfile"))"
+else
+  (cd "$root" && exec nohup "$py" -m apiserver --etcd-servers "$endpoints" --listen 127.0.0.1:6443 \
+      --metrics-listen 127.0.0.1:6444 >>"$state/log/apiserver.log" 2>&1 </dev/null) &
+  echo $! > "$pidfile"
+  echo "started apiserver (pid $!, 127.0.0.1:6443, log $state/log/apiserver.log)"
+fi
+"$py" - "$state" <<'PY'
+import sys, time
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+state = sys.argv[1]
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    try:
+        with grpc.insecure_channel("127.0.0.1:6443") as ch:
+            st = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1).status
+            if st == health_pb2.HealthCheckResponse.SERVING:
+                print("  127.0.0.1:6443: serving", flush=True)
+                break
+    except grpc.RpcError:
+        pass
+    print("  waiting for the apiserver ...", flush=True)
+    time.sleep(0.5)
+else:
+    sys.exit(f"the apiserver is not serving after 60 s: see {state}/log/apiserver.log")
+PY
+echo "apiserver ready. Try: .venv/bin/skiff --server 127.0.0.1:6443 apply -f examples/"

@@ -33,10 +33,10 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.timeout(180)
 def test_up_etcdctl_down_leaves_nothing_behind(tmp_path):
-    """up.sh starts a 3-member store that etcdctl can use, survives a second up.sh, and down.sh stops every process."""
+    """up.sh starts a 3-member store that etcdctl can use and an apiserver, survives a second up.sh, and down.sh stops every process."""
     if shutil.which("etcdctl") is None:
         pytest.skip("etcdctl not installed (deploy/venv.sh installs it as root)")
-    if any(_port_busy(p) for p in (2379, 22379, 32379, 2380, 22380, 32380)):
+    if any(_port_busy(p) for p in (2379, 22379, 32379, 2380, 22380, 32380, 6443, 6444)):
         pytest.skip("the default store ports are taken on this machine")
     state = tmp_path / "state"
     env = dict(os.environ, ETCDCTL_API="3")
@@ -47,7 +47,7 @@ def test_up_etcdctl_down_leaves_nothing_behind(tmp_path):
         assert up.returncode == 0, up.stdout + up.stderr
         assert "store ready" in up.stdout
         pids = _pids(state)
-        assert len(pids) == 3 and all(map(_alive, pids))
+        assert len(pids) == 4 and all(map(_alive, pids))  # 3 store members and the apiserver
 
         def ctl(*args: str) -> subprocess.CompletedProcess:
             return subprocess.run(["etcdctl", f"--endpoints={ENDPOINTS}", "--command-timeout=5s", *args],
@@ -59,7 +59,7 @@ def test_up_etcdctl_down_leaves_nothing_behind(tmp_path):
 
         again = subprocess.run([str(ROOT / "deploy/up.sh"), "--state-dir", str(state)], capture_output=True,
                                text=True, timeout=120, env=env)
-        assert again.returncode == 0 and again.stdout.count("already running") == 3, again.stdout
+        assert again.returncode == 0 and again.stdout.count("already running") == 4, again.stdout
         assert ctl("get", "greeting", "--print-value-only").stdout == "hello\n"
     finally:
         down = subprocess.run([str(ROOT / "deploy/down.sh"), "--state-dir", str(state), "--purge"],
