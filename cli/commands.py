@@ -1,0 +1,481 @@
+"""The commands: the pure parts (manifests, merge, printers) wired to the server through `api.Api`.
+
+Each `run_<command>(ctx, args) -> exit code` prints results to ctx.out and kubectl's error lines to
+ctx.err. As in kubectl, a command that acts on several objects goes on after an object fails and
+exits 1 at the end; an unreachable server (api.Unreachable) stops it at once (main prints it).
+"""
+from __future__ import annotations
+
+import copy
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence, TextIO
+
+from google.protobuf.message import Message
+
+from cli import manifests, merge, printers
+from cli.api import Api, ServerError, Unreachable
+from cli.manifests import Manifest, ManifestError
+from client import codec, kinds
+from client.kinds import Kind
+
+APPLY_RETRIES = 5           # Update attempts when someone else wrote in between (Conflict)
+WATCH_RECONNECT_FOR = 30.0  # seconds `get -w` keeps trying to reach a restarting server
+
+
+class UsageError(Exception):
+    """A command line that cannot work; main prints `error: <message>` and exits 1."""
+
+
+@dataclass
+class Context:
+    server: str
+    namespace: str | None          # -n as given; None when not given
+    timeout: float
+    out: TextIO
+    err: TextIO
+    stdin: TextIO
+    now: Callable[[], float] = field(default=time.time)
+
+    def api(self) -> Api:
+        return Api(self.server, self.timeout)
+
+    def say(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+    def complain(self, line: str) -> None:
+        print(line, file=self.err, flush=True)
+
+
+# -- arguments shared by commands (pure) --------------------------------------------------------
+def resolve_targets(args: Sequence[str]) -> list[tuple[Kind, str | None]]:
+    """`TYPE [NAME...]` or `TYPE/NAME...` -> (kind, name) pairs; (kind, None) for a whole collection."""
+    if not args:
+        raise UsageError("You must specify the type of resource. Use \"skiff get --help\" for the kinds "
+                         "Skiff serves (pods, deployments, services, ...).")
+    try:
+        if "/" in args[0]:
+            out = []
+            for arg in args:
+                if "/" not in arg:
+                    raise UsageError(f'there is no need to specify a resource type as a separate argument when '
+                                     f"passing arguments in resource/name form (e.g. 'skiff get resource/<name>' "
+                                     f"instead of 'skiff get resource resource/<name>'")
+                type_name, name = arg.split("/", 1)
+                if not name:
+                    raise UsageError(f'arguments in resource/name form must have a single resource and name: "{arg}"')
+                out.append((kinds.by_name(type_name), name))
+            return out
+        kind = kinds.by_name(args[0])
+    except kinds.UnknownKind as e:
+        raise UsageError(str(e)) from None
+    for name in args[1:]:
+        if "/" in name:
+            raise UsageError(f'there is no need to specify a resource type as a separate argument when passing '
+                             f"arguments in resource/name form (e.g. 'skiff get resource/<name>' instead of "
+                             f"'skiff get resource resource/<name>'")
+    return [(kind, name) for name in args[1:]] or [(kind, None)]
+
+
+def namespace_of(kind: Kind, given: str | None, explicit: str | None) -> str:
+    """A namespace for `kind`: the manifest's (`given`), else -n (`explicit`), else default; "" if cluster-scoped."""
+    if not kind.namespaced:
+        return ""
+    return given or explicit or "default"
+
+
+def check_namespace(m: Manifest, explicit: str | None) -> None:
+    """kubectl refuses a manifest whose namespace differs from an explicit -n."""
+    if m.kind.namespaced and explicit and m.namespace and m.namespace != explicit:
+        raise UsageError(f'the namespace from the provided object "{m.namespace}" does not match the namespace '
+                         f'"{explicit}". You must pass \'--namespace={m.namespace}\' to perform this operation.')
+
+
+def _copy(msg: Message) -> Message:
+    out = type(msg)()
+    out.CopyFrom(msg)
+    return out
+
+
+def _load(ctx: Context, files: Sequence[str]) -> tuple[list[Manifest], list[str]]:
+    try:
+        return manifests.load(files, ctx.stdin)
+    except ManifestError as e:
+        raise UsageError(str(e)) from None
+
+
+# -- apply --------------------------------------------------------------------------------------
+def run_apply(ctx: Context, args) -> int:
+    if not args.filename:
+        raise UsageError("must specify one of -f and -k")
+    found, errors = _load(ctx, args.filename)
+    if not found and not errors:
+        raise UsageError("no objects passed to apply")
+    failed = bool(errors)
+    with ctx.api() as api:
+        for m in found:
+            try:
+                check_namespace(m, ctx.namespace)
+                ctx.say(apply_one(ctx, api, m))
+            except UsageError as e:
+                ctx.complain(f"error: {e}")
+                failed = True
+            except ServerError as e:
+                ctx.complain(e.args[0])
+                failed = True
+    for e in errors:
+        ctx.complain(f"error: {e}")
+    return 1 if failed else 0
+
+
+def apply_one(ctx: Context, api: Api, m: Manifest) -> str:
+    """Creates or updates one object; the line to print (`deployment.apps/web created`)."""
+    kind, name = m.kind, m.name
+    ns = namespace_of(kind, m.namespace, ctx.namespace)
+    data = copy.deepcopy(m.data)
+    if kind.namespaced:
+        data.setdefault("metadata", {})["namespace"] = ns
+    annotation = merge.last_applied(data)
+    obj = _copy(m.obj)
+    if kind.namespaced:
+        obj.metadata.namespace = ns
+    else:
+        obj.metadata.ClearField("namespace")
+    obj.metadata.annotations[merge.LAST_APPLIED] = annotation
+    shown = printers.object_name(kind, name)
+    want = codec.to_dict(obj)
+    # Get first, then Create or Update, as kubectl does. Not Create-first: a Service with an explicit
+    # nodePort or clusterIP that exists already is refused by the allocator ("provided port is already
+    # allocated", Invalid) before the store can say AlreadyExists, in Kubernetes as in Skiff.
+    retry: ServerError | None = None
+    for _ in range(APPLY_RETRIES):
+        try:
+            live = api.get(kind, ns, name)
+        except ServerError as e:
+            if e.code != "NOT_FOUND":
+                raise _with_context(e, f'error when retrieving current configuration of "{shown}" from server '
+                                       f'for: "{m.source}": ')
+            try:
+                api.create(obj)
+                return f"{shown} created"
+            except ServerError as e2:
+                if e2.code != "ALREADY_EXISTS":
+                    raise _with_context(e2, f'error when creating "{m.source}": ')
+                retry = e2  # created by someone else between our Get and Create: update it instead
+                continue
+        live_d = codec.to_dict(live)
+        if retry is None and merge.LAST_APPLIED not in live.metadata.annotations:
+            ctx.complain(f"Warning: resource {kind.resource}/{name} is missing the {merge.LAST_APPLIED} annotation "
+                         "which is required by skiff apply. skiff apply should only be used on resources created "
+                         "declaratively by skiff apply. The missing annotation will be patched automatically.")
+        planned = merge.planned_update(live_d, want, annotation)
+        if merge.is_unchanged(live_d, planned):
+            return f"{shown} unchanged"
+        try:
+            new = codec.from_dict(kind.message, planned)
+        except codec.DecodeError as e:  # live and manifest both decode, so this is a bug: say where
+            raise UsageError(f'error when merging "{m.source}" into the live {shown}: {e}') from None
+        try:
+            api.update(new)
+            return f"{shown} configured"
+        except ServerError as e:
+            if e.code != "ABORTED" or m.obj.metadata.resource_version:
+                # A resourceVersion in the manifest is the user's precondition: its Conflict is final.
+                raise _with_context(e, f'error when updating "{m.source}": ')
+            retry = e  # someone wrote between our Get and Update: merge into the fresh object
+    assert retry is not None
+    raise _with_context(retry, f'error when updating "{m.source}": ')
+
+
+def _with_context(e: ServerError, context: str) -> ServerError:
+    return ServerError(e.code, e.reason, f"{context}{e.message}", e.status)
+
+
+# -- get ----------------------------------------------------------------------------------------
+def run_get(ctx: Context, args) -> int:
+    if not args.args:
+        raise UsageError('You must specify the type of resource to get. Use "skiff get --help" for the kinds '
+                         "Skiff serves (pods, deployments, services, ...).")
+    targets = resolve_targets(args.args)
+    kinds_seen = {k.resource for k, _ in targets}
+    if len(kinds_seen) > 1:
+        raise UsageError("skiff get takes one resource type at a time")
+    kind = targets[0][0]
+    names = [n for _, n in targets if n is not None]
+    if names and args.all_namespaces:
+        raise UsageError("a resource cannot be retrieved by name across all namespaces")
+    if names and (args.selector or args.field_selector):
+        raise UsageError("selectors and the all flag cannot be used when passing resource/name arguments")
+    all_ns = args.all_namespaces and kind.namespaced
+    ns = "" if all_ns else namespace_of(kind, None, ctx.namespace)
+    fmt = args.output or ""
+    with ctx.api() as api:
+        if args.watch:
+            if len(names) > 1:
+                raise UsageError(f"watch is only supported on individual resources and resource collections, but "
+                                 f"{len(names)} resources were found")
+            return watch(ctx, api, kind, ns, names[0] if names else None, args, all_ns)
+        if names:
+            objs, failed = [], False
+            for name in names:
+                try:
+                    objs.append(api.get(kind, ns, name))
+                except ServerError as e:
+                    ctx.complain(e.args[0])
+                    failed = True
+            if objs:
+                _print_objects(ctx, kind, objs, fmt, all_ns, single=len(names) == 1)
+            return 1 if failed else 0
+        objs, _ = api.list(kind, ns, label_selector=args.selector or "", field_selector=args.field_selector or "")
+    if not objs and fmt not in ("json", "yaml"):
+        ctx.complain(printers.no_resources(kind, ns, all_ns))
+        return 0
+    _print_objects(ctx, kind, objs, fmt, all_ns, single=False)
+    return 0
+
+
+def _print_objects(ctx: Context, kind: Kind, objs: list[Message], fmt: str, all_ns: bool, *, single: bool) -> None:
+    if fmt in ("json", "yaml", "name"):
+        ctx.out.write(printers.render_objects(kind, objs, fmt, single=single))
+        ctx.out.flush()
+        return
+    cols = printers.columns(kind, wide=fmt == "wide", all_namespaces=all_ns)
+    for line in printers.format_table(cols, objs, ctx.now()):
+        ctx.say(line)
+
+
+class _WatchPrinter:
+    """Prints the objects of `get -w` as they come: table rows under one header, or -o documents."""
+
+    def __init__(self, ctx: Context, kind: Kind, fmt: str, all_ns: bool):
+        self.ctx, self.kind, self.fmt = ctx, kind, fmt
+        self.cols = printers.columns(kind, wide=fmt == "wide", all_namespaces=all_ns)
+        self.table = printers.Table()
+        self.headed = False
+
+    def show(self, objs: Sequence[Message]) -> None:
+        if not objs:
+            return
+        if self.fmt in ("json", "yaml", "name"):
+            for o in objs:
+                self.ctx.out.write(printers.render_watched(self.kind, o, self.fmt))
+            self.ctx.out.flush()
+            return
+        now = self.ctx.now()
+        rows = [printers.row(self.cols, o, now) for o in objs]
+        if not self.headed:
+            rows.insert(0, printers.header(self.cols))
+            self.headed = True
+        for line in self.table.lines(rows):
+            self.ctx.say(line)
+
+
+class _Stop(BaseException):
+    """SIGINT or SIGTERM during a watch: end quietly."""
+
+
+def _raise_stop(signum, frame):
+    raise _Stop()
+
+
+def watch(ctx: Context, api: Api, kind: Kind, ns: str, name: str | None, args, all_ns: bool) -> int:
+    """`get -w`: the current objects, then every change from the list's resourceVersion on, until a signal."""
+    field_selector = args.field_selector or ""
+    if name:
+        field_selector = ",".join(s for s in (f"metadata.name={name}", field_selector) if s)
+    label_selector = args.selector or ""
+    printer = _WatchPrinter(ctx, kind, args.output or "", all_ns)
+    # Both signals end the watch quietly with exit 0. SIGINT gets a handler too, because a process
+    # started in the background by a shell inherits SIGINT ignored.
+    previous: dict[int, object] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[signum] = signal.signal(signum, _raise_stop)
+        except ValueError:  # not the main thread (an embedding test): keep the process's handlers
+            pass
+    stream = None
+    try:
+        objs, rv = api.list(kind, ns, label_selector=label_selector, field_selector=field_selector)
+        if name and not objs:
+            raise ServerError("NOT_FOUND", "NotFound", f'{kind.group_resource} "{name}" not found')
+        printer.show(objs)
+        unreachable_since: float | None = None
+        while True:
+            try:
+                stream = api.watch(kind, ns, resource_version=rv, label_selector=label_selector,
+                                   field_selector=field_selector)
+                for ev in stream:
+                    unreachable_since = None
+                    obj = kinds.unwrap(ev.object) if ev.object.WhichOneof("kind") else None
+                    if ev.type == "BOOKMARK":
+                        rv = obj.metadata.resource_version if obj is not None else rv
+                    elif ev.type == "ERROR":
+                        if ev.status.code != 410:
+                            raise ServerError("UNKNOWN", ev.status.reason or "InternalError", ev.status.message,
+                                              ev.status)
+                        # Our resourceVersion was compacted away: list again, show it, and watch on from there.
+                        stream.cancel()
+                        objs, rv = api.list(kind, ns, label_selector=label_selector, field_selector=field_selector)
+                        printer.show(objs)
+                        break
+                    elif obj is not None:
+                        rv = obj.metadata.resource_version or rv
+                        printer.show([obj])
+                stream = None
+                time.sleep(0.1)  # the server ended the stream (timeout, slow consumer): resume from rv
+            except Unreachable:
+                # The server went away (restarting, or the watch's apiserver was killed): retry from rv a
+                # while, so a short outage costs no events; give up after WATCH_RECONNECT_FOR.
+                now = time.monotonic()
+                unreachable_since = unreachable_since or now
+                if now - unreachable_since > WATCH_RECONNECT_FOR:
+                    raise
+                time.sleep(0.5)
+    except (KeyboardInterrupt, _Stop):
+        if stream is not None:
+            stream.cancel()
+        return 0
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+# -- scale --------------------------------------------------------------------------------------
+def run_scale(ctx: Context, args) -> int:
+    if args.replicas is None:
+        raise UsageError('required flag(s) "replicas" not set')
+    if args.replicas < 0:
+        raise UsageError("The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0")
+    targets = resolve_targets(args.args)
+    if any(name is None for _, name in targets):
+        raise UsageError("resource(s) were provided, but no name was specified")
+    failed = False
+    with ctx.api() as api:
+        for kind, name in targets:
+            ns = namespace_of(kind, None, ctx.namespace)
+            try:
+                rv = args.resource_version or ""
+                if args.current_replicas is not None and args.current_replicas >= 0:
+                    current = api.get_scale(kind, ns, name)
+                    if current.spec.replicas != args.current_replicas:
+                        ctx.complain(f"error: Expected replicas to be {args.current_replicas}, "
+                                     f"was {current.spec.replicas}")
+                        failed = True
+                        continue
+                    rv = rv or current.metadata.resource_version
+                api.update_scale(kind, ns, name, args.replicas, rv)
+                ctx.say(f"{printers.object_name(kind, name)} scaled")
+            except ServerError as e:
+                ctx.complain(e.args[0])
+                failed = True
+    return 1 if failed else 0
+
+
+# -- delete -------------------------------------------------------------------------------------
+CASCADE = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan",
+           "true": "Background", "false": "Orphan"}
+
+
+def grace_period_of(grace: int, force: bool, now_flag: bool) -> int | None:
+    """kubectl's rules: negative means the object's own; --now is 1; 0 without --force becomes 1."""
+    if now_flag:
+        if grace >= 0:
+            raise UsageError("--now and --grace-period cannot be specified together")
+        return 1
+    if force and grace < 0:
+        return 0
+    if grace == 0 and not force:
+        return 1  # as kubectl: prevents accidental immediate deletion; --force bypasses it
+    return grace if grace >= 0 else None
+
+
+def run_delete(ctx: Context, args) -> int:
+    cascade = (args.cascade or "background").lower()
+    if cascade not in CASCADE:
+        raise UsageError(f'invalid cascade value ({args.cascade}). Must be "background", "foreground", or "orphan".')
+    if cascade in ("true", "false"):
+        ctx.complain(f"warning: --cascade={cascade} is deprecated (boolean value) and can be replaced with "
+                     f"--cascade={'background' if cascade == 'true' else 'orphan'}.")
+    policy = CASCADE[cascade]
+    grace = grace_period_of(args.grace_period, args.force, args.now)
+    if args.force:
+        ctx.complain("Warning: Immediate deletion does not wait for confirmation that the running resource has "
+                     "been terminated. The resource may continue to run on the cluster indefinitely.")
+    if args.filename and args.args:
+        raise UsageError("when paths, URLs, or stdin is provided as input, you may not specify resources as "
+                         "arguments as well")
+    failed = False
+    plan: list[tuple[Kind, str, str, str]] = []   # kind, namespace, name, source ("" for arguments)
+    with ctx.api() as api:
+        if args.filename:
+            found, errors = _load(ctx, args.filename)
+            for e in errors:
+                ctx.complain(f"error: {e}")
+                failed = True
+            for m in found:
+                try:
+                    check_namespace(m, ctx.namespace)
+                except UsageError as e:
+                    ctx.complain(f"error: {e}")
+                    failed = True
+                    continue
+                plan.append((m.kind, namespace_of(m.kind, m.namespace, ctx.namespace), m.name, m.source))
+        else:
+            if not args.args:
+                raise UsageError("You must provide one or more resources by argument or filename.\n"
+                                 "Example resource specifications include:\n   '-f rsrc.yaml'\n"
+                                 "   '--filename=rsrc.json'\n   '<resource> <name>'\n   '<resource>'")
+            targets = resolve_targets(args.args)
+            named = [(k, n) for k, n in targets if n is not None]
+            if named and (args.all or args.selector):
+                raise UsageError("name cannot be provided when a selector is specified")
+            if not named:
+                if not (args.all or args.selector):
+                    raise UsageError("resource(s) were provided, but no name was specified")
+                kind = targets[0][0]
+                ns = namespace_of(kind, None, ctx.namespace)
+                objs, _ = api.list(kind, ns, label_selector=args.selector or "")
+                if not objs:
+                    ctx.complain(printers.no_resources(kind, ns, False))
+                plan.extend((kind, ns, o.metadata.name, "") for o in objs)
+            else:
+                plan.extend((k, namespace_of(k, None, ctx.namespace), n, "") for k, n in named)
+        deleted: list[tuple[Kind, str, str]] = []
+        for kind, ns, name, source in plan:
+            try:
+                api.delete(kind, ns, name, grace_period=grace, propagation_policy=policy)
+            except ServerError as e:
+                if e.code == "NOT_FOUND" and args.ignore_not_found:
+                    continue
+                ctx.complain(_with_context(e, f'error when deleting "{source}": ' if source else "").args[0])
+                failed = True
+                continue
+            ctx.say(f'{printers.kind_ref(kind)} "{name}" deleted')
+            deleted.append((kind, ns, name))
+        if args.wait and deleted and not _wait_deleted(ctx, api, deleted, args.timeout):
+            failed = True
+    return 1 if failed else 0
+
+
+def _wait_deleted(ctx: Context, api: Api, deleted: list[tuple[Kind, str, str]], timeout: float) -> bool:
+    """--wait: polls until every deleted object is gone (finalizers, graceful pod deletion, foreground)."""
+    deadline = time.monotonic() + timeout
+    pending = list(deleted)
+    while pending:
+        still = []
+        for kind, ns, name in pending:
+            try:
+                api.get(kind, ns, name)
+                still.append((kind, ns, name))
+            except ServerError as e:
+                if e.code != "NOT_FOUND":
+                    raise
+        pending = still
+        if pending and time.monotonic() >= deadline:
+            for kind, _, name in pending:
+                ctx.complain(f'error: timed out waiting for the condition on {kind.resource}/{name}')
+            return False
+        if pending:
+            time.sleep(0.2)
+    return True
