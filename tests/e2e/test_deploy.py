@@ -33,7 +33,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.timeout(180)
 def test_up_etcdctl_down_leaves_nothing_behind(tmp_path):
-    """up.sh starts a 3-member store that etcdctl can use and an apiserver, survives a second up.sh, and down.sh stops every process."""
+    """up.sh starts a store that etcdctl can use and an apiserver that skiff can, survives a second up.sh, and down.sh stops every process."""
     if shutil.which("etcdctl") is None:
         pytest.skip("etcdctl not installed (deploy/venv.sh installs it as root)")
     if any(_port_busy(p) for p in (2379, 22379, 32379, 2380, 22380, 32380, 6443, 6444)):
@@ -56,6 +56,18 @@ def test_up_etcdctl_down_leaves_nothing_behind(tmp_path):
         assert ctl("get", "greeting").stdout == "greeting\nhello\n"
         status = ctl("endpoint", "status")
         assert status.returncode == 0 and status.stdout.count(", true, false,") == 1, status.stdout
+
+        def sk(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([str(ROOT / ".venv/bin/skiff"), *args], capture_output=True, text=True,
+                                  timeout=60, env=env, cwd=ROOT)
+        applied = sk("apply", "-f", "examples/")
+        assert applied.returncode == 0 and "deployment.apps/nginx-deployment created" in applied.stdout, applied
+        assert sk("scale", "deployment", "nginx-deployment", "--replicas=5").stdout == \
+            "deployment.apps/nginx-deployment scaled\n"
+        assert "replicas: 5" in sk("get", "deploy", "nginx-deployment", "-o", "yaml").stdout
+        assert sk("delete", "deployment", "nginx-deployment").stdout == 'deployment.apps "nginx-deployment" deleted\n'
+        gone = sk("get", "deployment", "nginx-deployment")
+        assert gone.returncode == 1 and "NotFound" in gone.stderr
 
         again = subprocess.run([str(ROOT / "deploy/up.sh"), "--state-dir", str(state)], capture_output=True,
                                text=True, timeout=120, env=env)
