@@ -241,7 +241,8 @@ class ApiService(api_pb2_grpc.ApiServicer):
         self._validate(kind, obj, old)
         if dry_run:
             return obj
-        if obj.metadata.HasField("deletion_timestamp") and not obj.metadata.finalizers:
+        if obj.metadata.HasField("deletion_timestamp") and not obj.metadata.finalizers and not (
+                kind.resource == "namespaces" and obj.spec.finalizers):
             # The last finalizer is gone: deletion completes now.
             await self.storage.delete(kind, obj.metadata.namespace, obj.metadata.name, old_rv)
             await self.allocator.release(kind, old)
@@ -321,10 +322,14 @@ class ApiService(api_pb2_grpc.ApiServicer):
         if policy == "Orphan" and "orphan" not in finalizers:
             finalizers.append("orphan")
         graceful = kind.resource == "pods" and new.spec.node_name and grace != 0
+        # A namespace waits for its spec.finalizers (the namespace controller empties it first).
+        terminating = kind.resource == "namespaces" and bool(new.spec.finalizers)
+        if terminating:
+            new.status.phase = "Terminating"
         if graceful and grace is None:
             grace = new.spec.termination_grace_period_seconds if new.spec.HasField(
                 "termination_grace_period_seconds") else 30
-        if finalizers or graceful:
+        if finalizers or graceful or terminating:
             if not new.metadata.HasField("deletion_timestamp"):
                 secs = grace if graceful else 0
                 new.metadata.deletion_timestamp = now_rfc3339(time.time() + secs)

@@ -286,3 +286,35 @@ def test_metrics_count_requests_by_verb_and_resource_and_health_is_served(contro
     assert re.search(r'apiserver_request_total\{code="NotFound",resource="configmaps",verb="GET"\} 1\.0', text)
     assert 'apiserver_request_duration_seconds_bucket{le="0.05",resource="configmaps",verb="CREATE"}' in text
     assert api.serving()
+
+
+def test_selectors_bookmarks_and_terminating_namespaces(control_plane):
+    """Lists honour set-based label and field selectors, idle watches get bookmarks, a terminating namespace refuses new objects."""
+    a = stub(control_plane.apiservers[0])
+    for name, env, node in (("p1", "prod", "n1"), ("p2", "staging", "n2"), ("p3", None, "n1")):
+        labels = {"env": env} if env else {"canary": "true"}
+        a.Create(api_pb2.CreateRequest(object=obj({"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": name, "labels": labels}, "spec": {"nodeName": node, "containers": [{"name": "c", "image": "x"}]}})))
+
+    def names(**kw):
+        return sorted(kinds.unwrap(i).metadata.name for i in a.List(api_pb2.ListRequest(resource="pods", **kw)).items)
+    assert names(label_selector="env in (prod,staging)") == ["p1", "p2"]
+    assert names(label_selector="!env") == ["p3"]
+    assert names(label_selector="env!=prod") == ["p2", "p3"]
+    assert names(field_selector="spec.nodeName=n1") == ["p1", "p3"]
+    assert names(field_selector="spec.nodeName=n1,metadata.name!=p1", namespace="default") == ["p3"]
+
+    rv = a.List(api_pb2.ListRequest(resource="configmaps")).metadata.resource_version
+    first = next(iter(a.Watch(api_pb2.WatchRequest(resource="configmaps", resource_version=rv,
+                                                   allow_bookmarks=True), timeout=15)))
+    assert first.type == "BOOKMARK" and int(kinds.unwrap(first.object).metadata.resource_version) >= int(rv)
+
+    a.Create(api_pb2.CreateRequest(object=obj({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed"}})))
+    a.Delete(api_pb2.DeleteRequest(resource="namespaces", name="doomed"))
+    ns = kinds.unwrap(a.Get(api_pb2.GetRequest(resource="namespaces", name="doomed")))
+    assert ns.metadata.deletion_timestamp  # Terminating until the namespace controller empties it
+    with pytest.raises(grpc.RpcError) as ei:
+        a.Create(api_pb2.CreateRequest(object=obj({"apiVersion": "v1", "kind": "ConfigMap",
+                                                   "metadata": {"name": "late", "namespace": "doomed"}})))
+    assert ei.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "because it is being terminated" in ei.value.details()
