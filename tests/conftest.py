@@ -1,10 +1,19 @@
 """Fixtures shared by every tier. Process-starting fixtures always stop what they started."""
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.harness import ControlPlane, EtcdCluster, StoreCluster
 from tests.harness.proc import stop_all
+
+# Hypothesis: no per-example deadline (the machine may be busy with clusters of other tests), and
+# in CI the same examples every run, so a red CI always means the change, not the dice.
+settings.register_profile("skiff", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", parent=settings.get_profile("skiff"), derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "skiff")
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

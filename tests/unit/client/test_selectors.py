@@ -451,6 +451,9 @@ def render_loosely(spec, draw) -> str:
         elif op is Operator.DOES_NOT_EXIST:
             text = "!" + ws() + key
         elif op in (Operator.IN, Operator.NOT_IN):
+            # Kubernetes' grammar cannot spell two empty values in a row (`(a,,)` is a parse error
+            # there too); a set holds "" once anyway, so spell it once.
+            vals = [v for i, v in enumerate(vals) if v or "" not in vals[:i]]
             text = f"{key} {ws()}{op.value}{ws()}({ws()}" + f"{ws()},{ws()}".join(vals) + ws() + ")"
         else:
             symbol = {Operator.EQUALS: draw(st.sampled_from(["=", "=="])), Operator.NOT_EQUALS: "!=",
