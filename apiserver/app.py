@@ -17,12 +17,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from apiserver import errors
 from apiserver.admission import Allocator
 from apiserver.gc import Collector
-from apiserver.service import ApiService
+from apiserver.service import ApiService, add_to_server
 from apiserver.storage import Storage
 from apiserver.watchcache import WatchCache
 from client import kinds
 from client.httpserve import serve_metrics
-from skiffpb.api.v1 import api_pb2_grpc
 from skiffpb.k8s.core.v1 import core_pb2
 from store.client import StoreClient
 
@@ -137,7 +136,7 @@ async def run(cfg: Config) -> None:
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 4 * 1024 * 1024),
                                       ("grpc.keepalive_permit_without_calls", 1),
                                       ("grpc.http2.max_ping_strikes", 0)])
-    api_pb2_grpc.add_ApiServicer_to_server(service, server)
+    add_to_server(service, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = server.add_insecure_port(f"{cfg.host}:{cfg.port}")

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 STATUS_KEY = "skiff-status-bin"
 BOOKMARK_INTERVAL = 5.0
+MAX_BATCH = 500  # events in one WatchEvents message
 SCALABLE = ("deployments", "replicasets")
 
 
@@ -121,11 +122,16 @@ class ApiService(api_pb2_grpc.ApiServicer):
         if not creating:
             return
         ns_kind = kinds.by_resource("namespaces")
-        try:
-            ns = await self.storage.get(ns_kind, "", obj.metadata.namespace)
-        except errors.NotFound:
-            raise errors.NotFound(f'namespaces "{obj.metadata.namespace}" not found',
-                                  name=obj.metadata.namespace) from None
+        # As Kubernetes' NamespaceLifecycle admission: trust the watch cache when it knows the
+        # namespace, read the store only when it does not (it may just have been created).
+        ns_cache = self.caches.get("namespaces")
+        ns = ns_cache.objects.get(("", obj.metadata.namespace)) if ns_cache is not None else None
+        if ns is None:
+            try:
+                ns = await self.storage.get(ns_kind, "", obj.metadata.namespace)
+            except errors.NotFound:
+                raise errors.NotFound(f'namespaces "{obj.metadata.namespace}" not found',
+                                      name=obj.metadata.namespace) from None
         if ns.metadata.HasField("deletion_timestamp"):
             raise errors.Forbidden(f'{kind.resource} "{obj.metadata.name}" is forbidden: unable to create new '
                                    f"content in namespace {obj.metadata.namespace} because it is being terminated")
@@ -176,13 +182,18 @@ class ApiService(api_pb2_grpc.ApiServicer):
         except SelectorError as e:
             raise errors.BadRequest(str(e)) from None
         ns = namespace if kind.namespaced else ""
+        # Evaluated for every event and every watcher: do only the checks that were asked for.
+        checks = []
+        if ns:
+            checks.append(lambda obj: obj.metadata.namespace == ns)
+        if not labels.empty:
+            checks.append(lambda obj: labels.matches(obj.metadata.labels))
+        if not fields.empty:
+            wanted = {r.field: getters[r.field] for r in fields.requirements}
+            checks.append(lambda obj: fields.matches({name: get(obj) for name, get in wanted.items()}))
 
         def predicate(obj: Message) -> bool:
-            if ns and obj.metadata.namespace != ns:
-                return False
-            if not labels.matches(obj.metadata.labels):
-                return False
-            return fields.matches({name: get(obj) for name, get in getters.items()})
+            return all(check(obj) for check in checks)
         return predicate
 
     @_guard
@@ -399,6 +410,8 @@ class ApiService(api_pb2_grpc.ApiServicer):
     # -- watch --------------------------------------------------------------------------------
     @_guard
     async def Watch(self, request, context):
+        """Streams WatchEvents messages, pre-serialized: each event is encoded once for all its
+        watchers, and a watcher that falls behind gets what piled up in one message."""
         kind = kinds.by_resource(request.resource)
         predicate = self._predicate(kind, request.namespace, request.label_selector, request.field_selector)
         cache = self._cache(kind)
@@ -410,12 +423,12 @@ class ApiService(api_pb2_grpc.ApiServicer):
         try:
             sub, initial = cache.subscribe(rv, predicate)
         except errors.Gone as e:
-            await context.write(api_pb2.WatchEvent(type="ERROR", status=e.status()))
+            await context.write(_frame([api_pb2.WatchEvent(type="ERROR", status=e.status()).SerializeToString()]))
             return
         deadline = (time.monotonic() + request.timeout_seconds) if request.HasField("timeout_seconds") else None
         try:
-            for ev in initial:
-                await context.write(_event(ev))
+            for i in range(0, len(initial), MAX_BATCH):
+                await context.write(_frame([_wire(ev) for ev in initial[i:i + MAX_BATCH]]))
             last_sent = time.monotonic()
             while True:
                 wait = BOOKMARK_INTERVAL if request.allow_bookmarks else None
@@ -428,15 +441,62 @@ class ApiService(api_pb2_grpc.ApiServicer):
                     ev = await asyncio.wait_for(sub.queue.get(), wait)
                 except asyncio.TimeoutError:
                     if request.allow_bookmarks and time.monotonic() - last_sent >= BOOKMARK_INTERVAL:
-                        await context.write(_bookmark(kind, cache.rev))
+                        await context.write(_frame([_bookmark(kind, cache.rev).SerializeToString()]))
                         last_sent = time.monotonic()
                     continue
-                if ev is None:  # dropped for being too slow: end the watch, the client relists
+                batch = [ev]
+                while ev is not None and len(batch) < MAX_BATCH and not sub.queue.empty():
+                    ev = sub.queue.get_nowait()
+                    batch.append(ev)
+                if batch[-1] is None:  # dropped for being too slow: end the watch, the client relists
+                    if len(batch) > 1:
+                        await context.write(_frame([_wire(e) for e in batch[:-1]]))
                     return
-                await context.write(_event(ev))
+                await context.write(_frame([_wire(e) for e in batch]))
                 last_sent = time.monotonic()
         finally:
             cache.unsubscribe(sub)
+
+
+def add_to_server(service: ApiService, server) -> None:
+    """Registers the Api service; Watch sends bytes we frame ourselves (see `ApiService.Watch`)."""
+    class _Capture:
+        def add_generic_rpc_handlers(self, handlers):
+            pass
+
+        def add_registered_method_handlers(self, name, handlers):
+            self.name, self.handlers = name, handlers
+    cap = _Capture()
+    api_pb2_grpc.add_ApiServicer_to_server(service, cap)
+    handlers = dict(cap.handlers)
+    handlers["Watch"] = grpc.unary_stream_rpc_method_handler(
+        service.Watch, request_deserializer=api_pb2.WatchRequest.FromString, response_serializer=None)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(cap.name, handlers),))
+    server.add_registered_method_handlers(cap.name, handlers)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _frame(events: list[bytes]) -> bytes:
+    """An api.v1.WatchEvents message from already-serialized WatchEvents (field 1, length-delimited):
+    protobuf's encoding of a repeated message field is the concatenation of its elements."""
+    return b"".join(b"\x0a" + _varint(len(e)) + e for e in events)
+
+
+def _wire(ev) -> bytes:
+    if ev.wire is None:
+        ev.wire = _event(ev).SerializeToString()
+    return ev.wire
 
 
 def _event(ev) -> api_pb2.WatchEvent:

@@ -69,6 +69,7 @@ class Event:
     obj: Message         # for DELETED: the last state, with resourceVersion = the delete's revision
     revision: int
     prev: Message | None = None
+    wire: bytes | None = None  # its api.v1.WatchEvent bytes, made once and shared by every watcher
 
 
 def _store_errors(fn):

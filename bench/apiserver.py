@@ -257,24 +257,25 @@ class Bench:
                 api_pb2.WatchRequest(resource="configmaps", namespace=ns, resource_version=rv))
             calls.append(call)
             try:
-                async for ev in call:
+                async for msg in call:
                     now = time.time_ns()
-                    if ev.type == "ERROR":
-                        ended.append(f"watcher {i}: ERROR {ev.status.reason}: {ev.status.message}")
-                        return
-                    if ev.type != "MODIFIED":
-                        continue
-                    cm = ev.object.config_map
-                    if cm.data.get("phase") != phase:
-                        continue
-                    sent = cm.data.get("sent")
-                    if sent:
-                        lat.append((now - int(sent)) / 1e9)
-                        counts[(cm.metadata.name, cm.metadata.resource_version)] += 1
-                    elif cm.metadata.name == PRIMER:
-                        primed[0] += 1
-                        if primed[0] == watchers:
-                            all_primed.set()
+                    for ev in msg.events:
+                        if ev.type == "ERROR":
+                            ended.append(f"watcher {i}: ERROR {ev.status.reason}: {ev.status.message}")
+                            return
+                        if ev.type != "MODIFIED":
+                            continue
+                        cm = ev.object.config_map
+                        if cm.data.get("phase") != phase:
+                            continue
+                        sent = cm.data.get("sent")
+                        if sent:
+                            lat.append((now - int(sent)) / 1e9)
+                            counts[(cm.metadata.name, cm.metadata.resource_version)] += 1
+                        elif cm.metadata.name == PRIMER:
+                            primed[0] += 1
+                            if primed[0] == watchers:
+                                all_primed.set()
                 ended.append(f"watcher {i}: stream ended by the server")
             except grpc.aio.AioRpcError as e:
                 if e.code() != grpc.StatusCode.CANCELLED:

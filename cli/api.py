@@ -183,7 +183,8 @@ class Watch:
 
     def __iter__(self) -> Iterator[api_pb2.WatchEvent]:
         try:
-            yield from self.call
+            for batch in self.call:
+                yield from batch.events
         except grpc.RpcError as e:
             if self.cancelled or (hasattr(e, "code") and e.code() == grpc.StatusCode.CANCELLED):
                 return

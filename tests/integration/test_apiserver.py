@@ -37,10 +37,16 @@ def status_of(err: grpc.RpcError) -> meta_pb2.Status:
     raise AssertionError(f"no Status in the error: {err}")
 
 
+def events(call):
+    """The WatchEvents of a Watch stream, one by one (the server sends them in batches)."""
+    for batch in call:
+        yield from batch.events
+
+
 def drain(call, into: queue.Queue) -> None:
     """Reads a watch stream into a queue until the stream ends or is cancelled."""
     try:
-        for ev in call:
+        for ev in events(call):
             into.put(ev)
     except grpc.RpcError as e:
         if e.code() != grpc.StatusCode.CANCELLED:
@@ -241,7 +247,7 @@ def test_watch_resumes_on_the_other_apiserver_after_a_kill_and_410_after_compact
     for i in range(5):
         b.Create(api_pb2.CreateRequest(object=obj({"apiVersion": "v1", "kind": "ConfigMap",
                                                    "metadata": {"name": f"w{i}"}})))
-    for ev in call:
+    for ev in events(call):
         m = kinds.unwrap(ev.object).metadata
         got.append((ev.type, m.name, m.resource_version))
         if len(got) == 5:
@@ -251,7 +257,7 @@ def test_watch_resumes_on_the_other_apiserver_after_a_kill_and_410_after_compact
         b.Create(api_pb2.CreateRequest(object=obj({"apiVersion": "v1", "kind": "ConfigMap",
                                                    "metadata": {"name": f"w{i}"}})))
     call = b.Watch(api_pb2.WatchRequest(resource="configmaps", namespace="default", resource_version=got[-1][2]))
-    for ev in call:
+    for ev in events(call):
         m = kinds.unwrap(ev.object).metadata
         got.append((ev.type, m.name, m.resource_version))
         if len(got) == 10:
@@ -270,7 +276,7 @@ def test_watch_resumes_on_the_other_apiserver_after_a_kill_and_410_after_compact
             await c.compact(revs[-1])
     asyncio.run(compact())
     api1.restart()  # a fresh apiserver's window starts at its list: older revisions are gone
-    ev = next(iter(stub(api1).Watch(api_pb2.WatchRequest(resource="configmaps", namespace="default",
+    ev = next(events(stub(api1).Watch(api_pb2.WatchRequest(resource="configmaps", namespace="default",
                                                          resource_version=start))))
     assert ev.type == "ERROR" and ev.status.code == 410 and ev.status.reason == "Expired"
 
@@ -310,7 +316,7 @@ def test_selectors_bookmarks_and_terminating_namespaces(control_plane):
     assert names(field_selector="spec.nodeName=n1,metadata.name!=p1", namespace="default") == ["p3"]
 
     rv = a.List(api_pb2.ListRequest(resource="configmaps")).metadata.resource_version
-    first = next(iter(a.Watch(api_pb2.WatchRequest(resource="configmaps", resource_version=rv,
+    first = next(events(a.Watch(api_pb2.WatchRequest(resource="configmaps", resource_version=rv,
                                                    allow_bookmarks=True), timeout=15)))
     assert first.type == "BOOKMARK" and int(kinds.unwrap(first.object).metadata.resource_version) >= int(rv)
 

@@ -73,7 +73,7 @@ class ApiStub:
         self.Watch = channel.unary_stream(
                 '/skiff.api.v1.Api/Watch',
                 request_serializer=skiffpb_dot_api_dot_v1_dot_api__pb2.WatchRequest.SerializeToString,
-                response_deserializer=skiffpb_dot_api_dot_v1_dot_api__pb2.WatchEvent.FromString,
+                response_deserializer=skiffpb_dot_api_dot_v1_dot_api__pb2.WatchEvents.FromString,
                 _registered_method=True)
         self.GetScale = channel.unary_unary(
                 '/skiff.api.v1.Api/GetScale',
@@ -133,7 +133,8 @@ class ApiServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Watch(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Each message carries every event ready for this watcher, in order (one or more).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -191,7 +192,7 @@ def add_ApiServicer_to_server(servicer, server):
             'Watch': grpc.unary_stream_rpc_method_handler(
                     servicer.Watch,
                     request_deserializer=skiffpb_dot_api_dot_v1_dot_api__pb2.WatchRequest.FromString,
-                    response_serializer=skiffpb_dot_api_dot_v1_dot_api__pb2.WatchEvent.SerializeToString,
+                    response_serializer=skiffpb_dot_api_dot_v1_dot_api__pb2.WatchEvents.SerializeToString,
             ),
             'GetScale': grpc.unary_unary_rpc_method_handler(
                     servicer.GetScale,
@@ -419,7 +420,7 @@ class Api:
             target,
             '/skiff.api.v1.Api/Watch',
             skiffpb_dot_api_dot_v1_dot_api__pb2.WatchRequest.SerializeToString,
-            skiffpb_dot_api_dot_v1_dot_api__pb2.WatchEvent.FromString,
+            skiffpb_dot_api_dot_v1_dot_api__pb2.WatchEvents.FromString,
             options,
             channel_credentials,
             insecure,
