@@ -134,37 +134,32 @@ class Allocator:
                 p.node_port = await self._allocate_port(owner)
                 claimed.append(PORT_PREFIX + str(p.node_port))
 
-    @contextlib.asynccontextmanager
-    async def for_create(self, kind: Kind, obj: Message) -> AsyncIterator[None]:
+    def for_create(self, kind: Kind, obj: Message):
         """Allocates what `obj` needs; undoes it if the body (the store write) fails."""
-        if kind.resource != "services":
-            yield
-            return
-        claimed: list[str] = []
-        owner = self._owner(obj)
-        try:
-            await self._allocate(obj, None, claimed)
-            yield
-        except BaseException:
-            for key in claimed:
-                await self._unclaim(key, owner)
-            raise
+        return self._claiming(kind, obj, None)
+
+    def for_update(self, kind: Kind, new: Message, old: Message):
+        """Allocates what `new` needs beyond `old`; after the write, releases what `old` had and
+        `new` no longer uses."""
+        return self._claiming(kind, new, old)
 
     @contextlib.asynccontextmanager
-    async def for_update(self, kind: Kind, new: Message, old: Message) -> AsyncIterator[None]:
+    async def _claiming(self, kind: Kind, obj: Message, old: Message | None) -> AsyncIterator[None]:
         if kind.resource != "services":
             yield
             return
         claimed: list[str] = []
-        owner = self._owner(old)
+        owner = self._owner(old if old is not None else obj)
         try:
-            await self._allocate(new, old, claimed)
+            await self._allocate(obj, old, claimed)
             yield
         except BaseException:
             for key in claimed:
                 await self._unclaim(key, owner)
             raise
-        kept = {p.node_port for p in new.spec.ports if p.node_port} if self._wants_node_ports(new) else set()
+        if old is None:
+            return
+        kept = {p.node_port for p in obj.spec.ports if p.node_port} if self._wants_node_ports(obj) else set()
         for p in old.spec.ports:
             if p.node_port and p.node_port not in kept:
                 await self._unclaim(PORT_PREFIX + str(p.node_port), owner)

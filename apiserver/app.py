@@ -7,7 +7,6 @@ import logging
 import random
 import signal
 import sys
-import time
 from dataclasses import dataclass
 
 import grpc
@@ -22,6 +21,7 @@ from apiserver.storage import Storage
 from apiserver.watchcache import WatchCache
 from client import kinds
 from client.httpserve import serve_metrics
+from client.process import run_process
 from skiffpb.k8s.core.v1 import core_pb2
 from store.client import StoreClient
 
@@ -175,17 +175,4 @@ async def run(cfg: Config) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        cfg, level = config_from_args(sys.argv[1:] if argv is None else argv)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    logging.basicConfig(level={"warn": "WARNING"}.get(level, level.upper()), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.Formatter.converter = time.gmtime
-    try:
-        asyncio.run(run(cfg))
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return run_process(argv, config_from_args, run, ConfigError)

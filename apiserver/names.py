@@ -12,6 +12,8 @@ import ipaddress
 import re
 from fractions import Fraction
 
+from client import selectors
+
 DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS1123_LABEL_ERR = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
                      "and must start and end with an alphanumeric character")
@@ -28,14 +30,6 @@ WILDCARD_DNS1123_SUBDOMAIN_FMT = "\\*\\." + DNS1123_SUBDOMAIN_FMT
 WILDCARD_DNS1123_SUBDOMAIN_ERR = ("a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS "
                                   "subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and "
                                   "end with an alphanumeric character")
-QUALIFIED_NAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-QUALIFIED_NAME_ERR = ("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
-                      "alphanumeric character")
-QUALIFIED_NAME_MAX = 63
-LABEL_VALUE_FMT = "(" + QUALIFIED_NAME_FMT + ")?"
-LABEL_VALUE_ERR = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-                   "and must start and end with an alphanumeric character")
-LABEL_VALUE_MAX = 63
 ENV_VAR_NAME_FMT = "[-._a-zA-Z][-._a-zA-Z0-9]*"
 ENV_VAR_NAME_ERR = ("a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or "
                     "'.', and must not start with a digit")
@@ -46,7 +40,6 @@ PERCENT_ERR = "a valid percent string must be a numeric string followed by an en
 HTTP_HEADER_NAME_FMT = "[-A-Za-z0-9]+"
 HTTP_HEADER_NAME_ERR = "a valid HTTP header must consist of alphanumeric characters or '-'"
 
-EMPTY_ERR = "must be non-empty"
 NEGATIVE_ERR = "must be greater than or equal to 0"
 NOT_POSITIVE_ERR = "must be greater than zero"
 
@@ -59,8 +52,6 @@ _DNS1123_LABEL = _full(DNS1123_LABEL_FMT)
 _DNS1123_SUBDOMAIN = _full(DNS1123_SUBDOMAIN_FMT)
 _DNS1035_LABEL = _full(DNS1035_LABEL_FMT)
 _WILDCARD = _full(WILDCARD_DNS1123_SUBDOMAIN_FMT)
-_QUALIFIED_NAME = _full(QUALIFIED_NAME_FMT)
-_LABEL_VALUE = _full(LABEL_VALUE_FMT)
 _ENV_VAR_NAME = _full(ENV_VAR_NAME_FMT)
 _CONFIG_MAP_KEY = _full(CONFIG_MAP_KEY_FMT)
 _PERCENT = _full(PERCENT_FMT)
@@ -74,10 +65,12 @@ def _matches(pattern: re.Pattern, value: str) -> bool:
 
 
 def regex_error(msg: str, fmt: str, *examples: str) -> str:
+    """Kubernetes' RegexError, byte for byte: each example is followed by ", " and joined by " or "
+    (hence Kubernetes' `'MyName',  or 'my.name'`)."""
     if not examples:
         return f"{msg} (regex used for validation is '{fmt}')"
-    shown = " or ".join(f"'{e}'" for e in examples)
-    return f"{msg} (e.g. {shown}, regex used for validation is '{fmt}')"
+    shown = " or ".join(f"'{e}', " for e in examples)
+    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
 
 
 def max_len_error(n: int) -> str:
@@ -125,36 +118,13 @@ def is_wildcard_dns1123_subdomain(value: str) -> list[str]:
 
 
 def is_qualified_name(value: str) -> list[str]:
-    """A label key, annotation key or finalizer: `name` or `dns.subdomain/name`."""
-    errs = []
-    parts = value.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part " + EMPTY_ERR)
-        else:
-            errs.extend("prefix part " + m for m in is_dns1123_subdomain(prefix))
-    else:
-        return ["a qualified name " + regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
-                + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
-    if not name:
-        errs.append("name part " + EMPTY_ERR)
-    elif len(name) > QUALIFIED_NAME_MAX:
-        errs.append("name part " + max_len_error(QUALIFIED_NAME_MAX))
-    if not _matches(_QUALIFIED_NAME, name):
-        errs.append("name part " + regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc"))
-    return errs
+    """A label key, annotation key or finalizer: `name` or `dns.subdomain/name` (one implementation,
+    shared with label selectors: client/selectors.py)."""
+    return selectors.qualified_name_errors(value)
 
 
 def is_valid_label_value(value: str) -> list[str]:
-    errs = []
-    if len(value) > LABEL_VALUE_MAX:
-        errs.append(max_len_error(LABEL_VALUE_MAX))
-    if not _matches(_LABEL_VALUE, value):
-        errs.append(regex_error(LABEL_VALUE_ERR, LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
+    return selectors.label_value_errors(value)
 
 
 def is_valid_port_num(port: int) -> list[str]:

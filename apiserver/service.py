@@ -14,7 +14,7 @@ import logging
 import secrets
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import grpc
 from google.protobuf.message import Message

@@ -59,9 +59,9 @@ def resolve_targets(args: Sequence[str]) -> list[tuple[Kind, str | None]]:
             out = []
             for arg in args:
                 if "/" not in arg:
-                    raise UsageError(f'there is no need to specify a resource type as a separate argument when '
-                                     f"passing arguments in resource/name form (e.g. 'skiff get resource/<name>' "
-                                     f"instead of 'skiff get resource resource/<name>'")
+                    raise UsageError('there is no need to specify a resource type as a separate argument when '
+                                     "passing arguments in resource/name form (e.g. 'skiff get resource/<name>' "
+                                     "instead of 'skiff get resource resource/<name>'")
                 type_name, name = arg.split("/", 1)
                 if not name:
                     raise UsageError(f'arguments in resource/name form must have a single resource and name: "{arg}"')
@@ -72,9 +72,9 @@ def resolve_targets(args: Sequence[str]) -> list[tuple[Kind, str | None]]:
         raise UsageError(str(e)) from None
     for name in args[1:]:
         if "/" in name:
-            raise UsageError(f'there is no need to specify a resource type as a separate argument when passing '
-                             f"arguments in resource/name form (e.g. 'skiff get resource/<name>' instead of "
-                             f"'skiff get resource resource/<name>'")
+            raise UsageError('there is no need to specify a resource type as a separate argument when passing '
+                             "arguments in resource/name form (e.g. 'skiff get resource/<name>' instead of "
+                             "'skiff get resource resource/<name>'")
     return [(kind, name) for name in args[1:]] or [(kind, None)]
 
 

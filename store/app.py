@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from client.process import run_process
 from skiffpb.etcd.etcdserverpb import rpc_pb2_grpc
 from store.metrics import MetricsInterceptor, serve_http
 from store.raft import ProposalFailed, RaftConfig, RaftNode
@@ -293,18 +294,5 @@ async def run(cfg: Config) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        cfg, level = config_from_args(sys.argv[1:] if argv is None else argv)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    logging.basicConfig(level={"warn": "WARNING"}.get(level, level.upper()), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # pysyncobj's per-message chatter is not ours to show at info level.
-    logging.getLogger("pysyncobj").setLevel(logging.WARNING)
-    try:
-        asyncio.run(run(cfg))
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return run_process(argv, config_from_args, run, ConfigError, quiet_loggers=("pysyncobj",))

@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass
 
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
-from pysyncobj.config import SERIALIZER_STATE  # noqa: F401 - documented for readers of serialize()
 
 from store.mvcc import MVCC, Applied, MvccError
 

@@ -7,7 +7,7 @@ import grpc
 import pytest
 
 from skiffpb.etcd.etcdserverpb import rpc_pb2, rpc_pb2_grpc
-from tests.harness import StoreCluster, wait_for
+from tests.harness import wait_for
 
 
 def put(member, key: bytes, value: bytes, timeout: float = 3.0) -> rpc_pb2.PutResponse:

@@ -19,16 +19,16 @@ DNS1123_SUBDOMAIN = ("a lowercase RFC 1123 subdomain must consist of lower case 
                      "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
                      "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
 DNS1123_LABEL = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
-                 "start and end with an alphanumeric character (e.g. 'my-name' or '123-abc', regex used for "
+                 "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
                  "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
 DNS1035_LABEL = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
-                 "alphabetic character, and end with an alphanumeric character (e.g. 'my-name' or 'abc-123', regex "
+                 "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex "
                  "used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
 QUALIFIED_NAME = ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
-                  "an alphanumeric character (e.g. 'MyName' or 'my.name' or '123-abc', regex used for validation is "
+                  "an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
                   "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
 LABEL_VALUE = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
-               "must start and end with an alphanumeric character (e.g. 'MyValue' or 'my_value' or '12345', regex "
+               "must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex "
                "used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
 PORT_RANGE = "must be between 1 and 65535, inclusive"
 
@@ -366,7 +366,7 @@ DEPLOY_IMAGE = "spec.template.spec.containers.0"
     pytest.param(variant(NGINX_DEPLOYMENT, {"spec.strategy": {"rollingUpdate": {"maxSurge": "25"}}}),
                  [("spec.strategy.rollingUpdate.maxSurge",
                    'Invalid value: intstr.IntOrString{Type:1, IntVal:0, StrVal:"25"}: a valid percent string must be a '
-                   "numeric string followed by an ending '%' (e.g. '1%' or '93%', regex used for validation is "
+                   "numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is "
                    "'[0-9]+%')")], id="surge-not-a-percent"),
     pytest.param(variant(NGINX_DEPLOYMENT, {"spec.strategy": {"type": "BlueGreen"}}),
                  [("spec.strategy.type", 'Unsupported value: "BlueGreen": supported values: "Recreate", "RollingUpdate"')],
@@ -409,7 +409,7 @@ DEPLOY_IMAGE = "spec.template.spec.containers.0"
     pytest.param(variant(POD, {"spec.containers.0.env": [{"name": "1BAD", "value": "x"}]}),
                  [("spec.containers[0].env[0].name",
                    'Invalid value: "1BAD": a valid environment variable name must consist of alphabetic characters, '
-                   "digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name' or 'MY_ENV.NAME' or "
+                   "digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or "
                    "'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')")], id="env-name"),
     pytest.param(variant(POD, {"spec.containers.0.resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}}),
                  [("spec.containers[0].resources.requests", 'Invalid value: "2": must be less than or equal to cpu '
@@ -494,7 +494,7 @@ DEPLOY_IMAGE = "spec.template.spec.containers.0"
                  [("metadata.name", f'Invalid value: "team.a": {DNS1123_LABEL}')], id="namespace-name-label"),
     pytest.param(variant(CONFIG_MAP, {"data": {"bad key": "x"}}),
                  [("data[bad key]", "Invalid value: \"bad key\": a valid config key must consist of alphanumeric "
-                                    "characters, '-', '_' or '.' (e.g. 'key.name' or 'KEY_NAME' or 'key-name', regex "
+                                    "characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex "
                                     "used for validation is '[-._a-zA-Z0-9]+')")], id="config-map-key"),
     pytest.param(variant(ENDPOINTS, {"subsets.0.addresses.0.ip": "pod-a"}),
                  [("subsets[0].addresses[0].ip", 'Invalid value: "pod-a": must be a valid IP address, (e.g. 10.9.8.7 '
