@@ -252,9 +252,8 @@ class ApiService(api_pb2_grpc.ApiServicer):
         self._validate(kind, obj, old)
         if dry_run:
             return obj
-        if obj.metadata.HasField("deletion_timestamp") and not obj.metadata.finalizers and not (
-                kind.resource == "namespaces" and obj.spec.finalizers):
-            # The last finalizer is gone: deletion completes now.
+        if _finalized(kind, obj, old):
+            # This update removed the last finalizer of an object being deleted: it goes now.
             await self.storage.delete(kind, obj.metadata.namespace, obj.metadata.name, old_rv)
             await self.allocator.release(kind, old)
             return obj
@@ -525,6 +524,17 @@ def _scale_of(kind: Kind, obj: Message) -> apps_pb2.Scale:
     sel = obj.spec.selector
     s.status.selector = ",".join(f"{k}={v}" for k, v in sorted(sel.match_labels.items()))
     return s
+
+
+def _pending_finalizers(kind: Kind, obj: Message) -> bool:
+    return bool(obj.metadata.finalizers) or (kind.resource == "namespaces" and bool(obj.spec.finalizers))
+
+
+def _finalized(kind: Kind, new: Message, old: Message) -> bool:
+    """True when `new` (an update of `old`) empties the finalizers of an object being deleted.
+    Other updates of such an object (a terminating pod's status, say) leave it in place."""
+    return (new.metadata.HasField("deletion_timestamp") and _pending_finalizers(kind, old)
+            and not _pending_finalizers(kind, new))
 
 
 def _sort_key(obj: Message) -> str:

@@ -124,3 +124,30 @@ def test_pod_deletion_is_graceful_once_bound(control_plane):
     with pytest.raises(grpc.RpcError) as ei:
         a.Get(api_pb2.GetRequest(resource="pods", namespace="default", name="gp"))
     assert ei.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_terminating_pod_survives_status_updates_and_finalizers_gate_deletion(control_plane):
+    """Status updates of a pod in its grace period keep it; an object with a finalizer goes when the finalizer is removed."""
+    a = stub(control_plane.apiservers[0])
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "tp"},
+           "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "busybox"}]}}
+    a.Create(api_pb2.CreateRequest(object=obj(pod)))
+    a.Delete(api_pb2.DeleteRequest(resource="pods", namespace="default", name="tp"))
+    cur = kinds.unwrap(a.Get(api_pb2.GetRequest(resource="pods", namespace="default", name="tp")))
+    cur.status.phase = "Running"
+    a.UpdateStatus(api_pb2.UpdateRequest(object=kinds.wrap(cur)))
+    still = kinds.unwrap(a.Get(api_pb2.GetRequest(resource="pods", namespace="default", name="tp")))
+    assert still.status.phase == "Running" and still.metadata.deletion_timestamp
+
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "held", "finalizers": ["example.com/hold"]}}
+    a.Create(api_pb2.CreateRequest(object=obj(cm)))
+    a.Delete(api_pb2.DeleteRequest(resource="configmaps", namespace="default", name="held"))
+    held = kinds.unwrap(a.Get(api_pb2.GetRequest(resource="configmaps", namespace="default", name="held")))
+    assert held.metadata.deletion_timestamp and list(held.metadata.finalizers) == ["example.com/hold"]
+    held.metadata.labels["touched"] = "yes"  # an ordinary update keeps it
+    held = kinds.unwrap(a.Update(api_pb2.UpdateRequest(object=kinds.wrap(held))))
+    del held.metadata.finalizers[:]
+    a.Update(api_pb2.UpdateRequest(object=kinds.wrap(held)))
+    with pytest.raises(grpc.RpcError) as ei:
+        a.Get(api_pb2.GetRequest(resource="configmaps", namespace="default", name="held"))
+    assert ei.value.code() == grpc.StatusCode.NOT_FOUND
