@@ -208,8 +208,9 @@ class ApiService(api_pb2_grpc.ApiServicer):
             await cache.sync()
         else:
             await asyncio.wait_for(cache.ready.wait(), 10)
-        if request.get_field("continue") if hasattr(request, "get_field") else getattr(request, "continue"):
-            start_after = _decode_continue(getattr(request, "continue"))
+        token = getattr(request, "continue")  # `continue` is a Python keyword: no attribute syntax
+        if token:
+            start_after = _decode_continue(token)
         items, rev = cache.list(predicate)
         resp = api_pb2.ListResponse()
         resp.metadata.resource_version = str(rev)
@@ -282,7 +283,9 @@ class ApiService(api_pb2_grpc.ApiServicer):
                 elif request.patch_type in ("application/strategic-merge-patch+json", ""):
                     patched = strategic_merge_patch(doc, patch_doc, kind.kind)
                 else:
-                    raise errors.ApiError(f'unsupported patch type "{request.patch_type}"')
+                    raise errors.BadRequest(f'the body of the request was in an unknown format - accepted media '
+                                            f'types include: application/json-patch+json, application/merge-patch+json, '
+                                            f'application/strategic-merge-patch+json (got "{request.patch_type}")')
                 new = from_dict(kind.message, patched)
             except PatchError as e:
                 raise errors.invalid(kind.kind, kind.group, request.name, [("", str(e))]) from None

@@ -300,7 +300,7 @@ def test_metrics_count_requests_by_verb_and_resource_and_health_is_served(contro
 
 
 def test_selectors_bookmarks_and_terminating_namespaces(control_plane):
-    """Lists honour set-based label and field selectors, idle watches get bookmarks, a terminating namespace refuses new objects."""
+    """Lists honour set-based label and field selectors and pages, idle watches get bookmarks, a terminating namespace refuses new objects."""
     a = stub(control_plane.apiservers[0])
     for name, env, node in (("p1", "prod", "n1"), ("p2", "staging", "n2"), ("p3", None, "n1")):
         labels = {"env": env} if env else {"canary": "true"}
@@ -314,6 +314,12 @@ def test_selectors_bookmarks_and_terminating_namespaces(control_plane):
     assert names(label_selector="env!=prod") == ["p2", "p3"]
     assert names(field_selector="spec.nodeName=n1") == ["p1", "p3"]
     assert names(field_selector="spec.nodeName=n1,metadata.name!=p1", namespace="default") == ["p3"]
+    page1 = a.List(api_pb2.ListRequest(resource="pods", limit=2))
+    token = getattr(page1.metadata, "continue")
+    assert len(page1.items) == 2 and token
+    page2 = a.List(api_pb2.ListRequest(resource="pods", limit=2, **{"continue": token}))
+    assert [kinds.unwrap(i).metadata.name for i in [*page1.items, *page2.items]] == ["p1", "p2", "p3"]
+    assert not getattr(page2.metadata, "continue")
 
     rv = a.List(api_pb2.ListRequest(resource="configmaps")).metadata.resource_version
     first = next(events(a.Watch(api_pb2.WatchRequest(resource="configmaps", resource_version=rv,
