@@ -26,6 +26,7 @@ from apiserver.storage import Storage, parse_rv
 from apiserver.watchcache import WatchCache
 from client import kinds
 from client.codec import DecodeError, from_dict, to_dict
+from client.errors import STATUS_KEY
 from client.kinds import Kind
 from client.selectors import SelectorError, check_fields, parse_field_selector, parse_label_selector
 from skiffpb.api.v1 import api_pb2, api_pb2_grpc
@@ -33,7 +34,6 @@ from skiffpb.k8s.apps.v1 import apps_pb2
 
 log = logging.getLogger(__name__)
 
-STATUS_KEY = "skiff-status-bin"
 BOOKMARK_INTERVAL = 5.0
 MAX_BATCH = 500  # events in one WatchEvents message
 SCALABLE = ("deployments", "replicasets")

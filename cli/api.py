@@ -13,12 +13,12 @@ import grpc
 from google.protobuf.message import Message
 
 from client import kinds
+from client.errors import status_from_metadata
 from client.kinds import Kind
 from skiffpb.api.v1 import api_pb2, api_pb2_grpc
 from skiffpb.k8s.apps.v1 import apps_pb2
 from skiffpb.k8s.meta.v1 import meta_pb2
 
-STATUS_KEY = "skiff-status-bin"
 DEFAULT_SERVER = "127.0.0.1:6443"
 DEFAULT_TIMEOUT = 10.0
 
@@ -59,19 +59,6 @@ class Unreachable(Exception):
                     "port? (start a cluster with ./deploy/up.sh)")
         super().__init__(text)
         self.server = server
-
-
-def status_from_metadata(trailing) -> meta_pb2.Status | None:
-    """Kubernetes' Status from trailing metadata pairs, or None."""
-    for key, value in trailing or ():
-        if key == STATUS_KEY:
-            st = meta_pb2.Status()
-            try:
-                st.ParseFromString(value if isinstance(value, bytes) else value.encode())
-            except Exception:  # noqa: BLE001 - a garbled Status must not hide the error itself
-                return None
-            return st
-    return None
 
 
 def translate(code: str, details: str, trailing, server: str,

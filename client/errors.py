@@ -13,12 +13,11 @@ reason in the trailing metadata `skiff-status-bin` when the server sent one, els
 from __future__ import annotations
 
 import json
-import random
-from dataclasses import dataclass
 from typing import Any, Iterable
 
 import grpc
 
+from client.backoff import Backoff  # noqa: F401 - part of this module's interface
 from skiffpb.k8s.meta.v1 import meta_pb2
 
 STATUS_KEY = "skiff-status-bin"
@@ -170,31 +169,3 @@ def patch_is_guarded(patch_type: str, patch: bytes) -> bool:
     return isinstance(ops, list) and any(
         isinstance(op, dict) and op.get("op") == "test"
         and op.get("path") in ("/metadata/resourceVersion", "/metadata/uid") for op in ops)
-
-
-# ---- Backoff between attempts. -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with jitter: attempt n waits about base * factor**n, at most `cap`."""
-
-    base: float = 0.05
-    factor: float = 2.0
-    cap: float = 2.0
-    jitter: float = 0.2  # the delay is nominal * (1 +- jitter), then capped
-
-    def __post_init__(self):
-        if not (self.base > 0 and self.factor >= 1 and self.cap >= self.base and 0 <= self.jitter < 1):
-            raise ValueError(f"invalid backoff {self}: need base > 0, factor >= 1, cap >= base, "
-                             f"0 <= jitter < 1")
-
-    def nominal(self, attempt: int) -> float:
-        try:
-            return min(self.cap, self.base * self.factor ** attempt)
-        except OverflowError:
-            return self.cap
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        spread = self.jitter * (2.0 * rng.random() - 1.0)
-        return min(self.cap, self.nominal(attempt) * (1.0 + spread))

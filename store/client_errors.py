@@ -15,10 +15,11 @@ them. The retry rules they implement are described in client.py's module docstri
 """
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 import grpc
+
+from client.backoff import Backoff as _SharedBackoff
 
 # ---- Errors: one hierarchy, built at one place (error_from_status). ------------------------------
 
@@ -202,25 +203,8 @@ def watch_resumable(err: StoreError) -> bool:
 
 
 @dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with jitter: attempt n waits about base * factor**n, at most `cap`."""
+class Backoff(_SharedBackoff):
+    """client/backoff.py's backoff with the store client's defaults: from 25 ms, capped at 1 s."""
 
     base: float = 0.025
-    factor: float = 2.0
     cap: float = 1.0
-    jitter: float = 0.2  # the delay is nominal * (1 +- jitter), then capped
-
-    def __post_init__(self):
-        if not (self.base > 0 and self.factor >= 1 and self.cap >= self.base and 0 <= self.jitter < 1):
-            raise ValueError(f"invalid backoff {self}: need base > 0, factor >= 1, cap >= base, "
-                             f"0 <= jitter < 1")
-
-    def nominal(self, attempt: int) -> float:
-        try:
-            return min(self.cap, self.base * self.factor ** attempt)
-        except OverflowError:
-            return self.cap
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        spread = self.jitter * (2.0 * rng.random() - 1.0)
-        return min(self.cap, self.nominal(attempt) * (1.0 + spread))

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from cli import printers
-from cli.api import STATUS_KEY, ServerError, Unreachable, translate
+from cli.api import ServerError, Unreachable, translate
+from client.errors import STATUS_KEY
 from cli.commands import UsageError, grace_period_of, namespace_of, resolve_targets
 from cli.main import duration, main, split_command
 from cli.manifests import STDIN, ManifestError, load, parse_source, read_sources
