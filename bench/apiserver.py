@@ -11,8 +11,11 @@ Phases, each in a fresh namespace of ~1 KB ConfigMaps, all through the gRPC API 
 - watch: `--watchers` Watch streams on the namespace's configmaps while a writer updates its objects
   at each of `--rates` writes/s for `--watch-seconds`; each update carries its send time
   (time.time_ns()) in `data.sent`, and delivery latency is receive time minus send time over every
-  (watcher, event) pair. Every watcher must receive every write the store applied, once: any
-  shortfall or duplicate is printed. Each rate runs first with 1 watcher, and the apiservers' CPU
+  (watcher, event) pair. Two shapes (--watch-shapes): broadcast, every stream watches every
+  object (each write is delivered to every stream, as to kube-proxies watching Endpoints), and
+  selective, stream i selects label shard=i (each write reaches the one stream that selects its
+  object, as each kubelet watches its own node's pods). Every watcher must receive every write the
+  store applied that it selects, once: any shortfall or duplicate is printed. Each rate runs first with 1 watcher, and the apiservers' CPU
   seconds (/proc/<pid>/stat utime+stime) of the two runs are compared, in total and per write: the
   watch cache is meant to make 1,000 watchers cost little more than one.
 Prints one line per figure, then PASS/FAIL against the targets: mutating p99 <= 50 ms, watch
@@ -78,10 +81,12 @@ def namespace(name: str) -> api_pb2.Object:
                                                      "metadata": {"name": name}}))
 
 
-def config_map(ns: str, name: str, size: int) -> api_pb2.Object:
-    """A ConfigMap whose encoding is about `size` bytes once the server has added uid and timestamps."""
+def config_map(ns: str, name: str, size: int, shard: str = "") -> api_pb2.Object:
+    """A ConfigMap whose encoding is about `size` bytes once the server has added uid and timestamps.
+    `shard` is a label the selective watchers select on."""
+    labels = {"app": "bench", "shard": shard} if shard else {"app": "bench"}
     data = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns,
-                                                                  "labels": {"app": "bench"}},
+                                                                  "labels": labels},
             "data": {"payload": ""}}
     bare = from_dict(core_pb2.ConfigMap, data).ByteSize()
     data["data"]["payload"] = "x" * max(0, size - bare - 100)  # ~100 B: uid, creationTimestamp, rv
@@ -134,7 +139,7 @@ class Bench:
         ns = self.ns_list
         await self.stub().Create(api_pb2.CreateRequest(object=namespace(ns)), timeout=10)
         n, clients = self.args.list_size, self.args.clients
-        reqs = [api_pb2.CreateRequest(object=config_map(ns, f"cm-{i:05d}", self.args.object_bytes))
+        reqs = [api_pb2.CreateRequest(object=config_map(ns, f"cm-{i:05d}", self.args.object_bytes, str(i)))
                 for i in range(n)]
         lat: list[float] = []
         errors: list[str] = []
@@ -231,13 +236,18 @@ class Bench:
                 return
             await asyncio.sleep(0.1)
 
-    async def watch(self, watchers: int, rate: float) -> dict:
-        """`watchers` Watch streams while a writer thread updates the namespace's objects at `rate`/s."""
+    async def watch(self, watchers: int, rate: float, shape: str = "broadcast") -> dict:
+        """`watchers` Watch streams while a writer thread updates the namespace's objects at `rate`/s.
+
+        broadcast: every stream watches every ConfigMap of the namespace, so each write goes to all
+        of them (as every kube-proxy watches every Endpoints object). selective: stream i selects
+        the labels `shard in (i, primer)`, so each write goes to the one stream that selects its
+        object (as each kubelet watches the pods bound to its node)."""
         args = self.args
         names = await self._names()
         ns = self.ns_list
         await self.quiesce()
-        phase = f"{watchers}@{rate:g}-{time.time_ns()}"   # events of other phases' late writes are ignored
+        phase = f"{shape}-{watchers}@{rate:g}-{time.time_ns()}"   # events of other phases' late writes are ignored
         start = await self.stub().List(api_pb2.ListRequest(resource="configmaps", namespace=ns, resource_version="0",
                                                            limit=1), timeout=30)
         rv = start.metadata.resource_version
@@ -252,9 +262,18 @@ class Bench:
         watch_stubs = [api_pb2_grpc.ApiStub(ch) for ch in watch_channels]
         calls = []
 
+        def fan(name: str) -> int:
+            """How many streams select object `name`."""
+            if shape == "broadcast":
+                return watchers
+            shard = self.objects[name].config_map.metadata.labels.get("shard", "")
+            return 1 if shard.isdigit() and int(shard) < watchers else 0
+
         async def watcher(i: int):
+            selector = f"shard in ({i},{PRIMER})" if shape == "selective" else ""
             call = watch_stubs[i % len(watch_stubs)].Watch(
-                api_pb2.WatchRequest(resource="configmaps", namespace=ns, resource_version=rv))
+                api_pb2.WatchRequest(resource="configmaps", namespace=ns, resource_version=rv,
+                                     label_selector=selector))
             calls.append(call)
             try:
                 async for msg in call:
@@ -312,7 +331,7 @@ class Bench:
             # any watcher although its Update timed out), or nothing moves for 5 s.
             def delivered() -> tuple[int, int]:
                 applied = writer.acked | counts.keys()
-                return sum(min(counts[k], watchers) for k in applied), len(applied) * watchers
+                return sum(min(counts[k], fan(k[0])) for k in applied), sum(fan(k[0]) for k in applied)
             last, last_move = -1, time.perf_counter()
             while True:
                 got, expected = delivered()
@@ -338,10 +357,10 @@ class Bench:
 
         applied = writer.acked | counts.keys()
         got, expected = delivered()
-        dup = sum(max(0, counts[k] - watchers) for k in applied)
+        dup = sum(max(0, counts[k] - fan(k[0])) for k in applied)
         unacked = len(applied - writer.acked)
         r = {
-            "watchers": watchers, "rate": rate, "open s": open_s, "acked": len(writer.acked),
+            "watchers": watchers, "rate": rate, "shape": shape, "open s": open_s, "acked": len(writer.acked),
             "applied": len(applied), "unacked applied": unacked, "write errors": writer.errors,
             "write rate": len(writer.acked) / write_s if write_s else 0.0, "phase s": phase_s,
             "update p50": pct(writer.latencies, 0.5), "update p99": pct(writer.latencies, 0.99),
@@ -350,7 +369,7 @@ class Bench:
             "apiserver cpu": sum(b - a for a, b in zip(cpu0[0], cpu1[0])),
             "store cpu": cpu1[1] - cpu0[1], "client cpu": cpu1[2] - cpu0[2], "ended": ended,
         }
-        w = f"{watchers:4} watcher{'s' if watchers != 1 else ' '} @ {rate:g}/s"
+        w = f"{watchers:4} {shape} @ {rate:g}/s"
         print(f"watch {w:20} writes acknowledged {r['acked']} ({r['write rate']:.0f}/s), {r['write errors']} failed"
               + (f" ({unacked} of them applied all the same)" if unacked else "")
               + f"; update p50 {r['update p50']:.2f} ms p99 {r['update p99']:.2f} ms", flush=True)
@@ -370,6 +389,7 @@ class Bench:
     async def make_primer(self):
         obj = config_map(self.ns_list, PRIMER, 200)
         obj.config_map.metadata.labels["app"] = "bench-primer"
+        obj.config_map.metadata.labels["shard"] = PRIMER
         self.primer = await self.stub().Create(api_pb2.CreateRequest(object=obj), timeout=10)
         self.primer.config_map.metadata.ClearField("resource_version")
 
@@ -447,25 +467,28 @@ async def run_suite(cp: ControlPlane, args) -> dict:
                 print(f"{name}: FAILED {type(e).__name__}: {e}", flush=True)
         if b.primer is None:
             return b.results
-        for rate in args.rates:
-            for watchers in sorted({1, args.watchers}):
-                try:
-                    b.results[f"watch {watchers}@{rate:g}"] = await b.watch(watchers, rate)
-                except Exception as e:  # noqa: BLE001
-                    print(f"watch {watchers} @ {rate:g}/s: FAILED {type(e).__name__}: {e}", flush=True)
-                    if watchers >= 8:
-                        print(f"watch: retrying with {watchers // 4} watchers", flush=True)
-                        try:
-                            b.results[f"watch {watchers // 4}@{rate:g}"] = await b.watch(watchers // 4, rate)
-                        except Exception as e2:  # noqa: BLE001
-                            print(f"watch {watchers // 4} @ {rate:g}/s: FAILED {type(e2).__name__}: {e2}", flush=True)
+        runs = [(rate, shape, watchers) for rate in args.rates for shape in args.watch_shapes
+                for watchers in (sorted({1, args.watchers}) if shape == "broadcast" else [args.watchers])]
+        for rate, shape, watchers in runs:
+            try:
+                b.results[f"watch {shape} {watchers}@{rate:g}"] = await b.watch(watchers, rate, shape)
+            except Exception as e:  # noqa: BLE001
+                print(f"watch {shape} {watchers} @ {rate:g}/s: FAILED {type(e).__name__}: {e}", flush=True)
+                if watchers >= 8:
+                    print(f"watch: retrying with {watchers // 4} watchers", flush=True)
+                    try:
+                        b.results[f"watch {shape} {watchers // 4}@{rate:g}"] = await b.watch(watchers // 4, rate, shape)
+                    except Exception as e2:  # noqa: BLE001
+                        print(f"watch {shape} {watchers // 4} @ {rate:g}/s: FAILED {type(e2).__name__}: {e2}",
+                              flush=True)
     finally:
         await b.close()
     return b.results
 
 
-def watchers_label(n: int) -> str:
-    return f"{n} watcher{'s' if n != 1 else ''}"
+def watchers_label(r: dict) -> str:
+    n = r["watchers"]
+    return f"{n} {r['shape']} watcher{'s' if n != 1 else ''}"
 
 
 def verdicts(results: dict) -> None:
@@ -474,22 +497,23 @@ def verdicts(results: dict) -> None:
     def line(what: str, value: float, target: float, slo: float | None = None):
         ok = value <= target  # NaN (no data) fails
         extra = f"   (Kubernetes SLO {slo:.0f} ms: {'met' if value <= slo else 'missed'})" if slo else ""
-        print(f"{what:52} p99 {value:8.2f} ms  target <= {target:3.0f} ms  {'PASS' if ok else 'FAIL'}{extra}",
+        print(f"{what:62} p99 {value:8.2f} ms  target <= {target:3.0f} ms  {'PASS' if ok else 'FAIL'}{extra}",
               flush=True)
     for name, r in results.items():
         if name.startswith("create"):
             line(f"mutating: {name}", r["p99"], MUTATING_P99_MS, K8S_MUTATING_SLO_MS)
     watches = [r for n, r in results.items() if n.startswith("watch")]
     for r in watches:
-        line(f"mutating: update, {watchers_label(r['watchers'])} @ {r['rate']:g}/s", r["update p99"], MUTATING_P99_MS,
+        line(f"mutating: update, {watchers_label(r)} @ {r['rate']:g}/s", r["update p99"], MUTATING_P99_MS,
              K8S_MUTATING_SLO_MS)
     for r in watches:
-        line(f"watch delivery, {watchers_label(r['watchers'])} @ {r['rate']:g}/s", r["p99"], WATCH_P99_MS)
+        line(f"watch delivery, {watchers_label(r)} @ {r['rate']:g}/s", r["p99"], WATCH_P99_MS)
         complete = r["delivered"] >= r["expected"] and not r["duplicates"]
-        print(f"{'':52} every watcher got every event once (within the wait): {'PASS' if complete else 'FAIL'} "
+        print(f"{'':62} every watcher got every event once (within the wait): {'PASS' if complete else 'FAIL'} "
               f"({r['delivered']}/{r['expected']}, {r['duplicates']} duplicates)", flush=True)
     for rate in sorted({r["rate"] for r in watches}, reverse=True):
-        same = sorted((r for r in watches if r["rate"] == rate), key=lambda r: r["watchers"])
+        same = sorted((r for r in watches if r["rate"] == rate and r["shape"] == "broadcast"),
+                      key=lambda r: r["watchers"])
         if len(same) < 2 or same[0]["watchers"] != 1 or not same[0]["apiserver cpu"]:
             continue
         one, many = same[0], same[-1]
@@ -514,6 +538,9 @@ def main() -> int:
     ap.add_argument("--watch-channels", type=int, default=4, help="grpc.aio channels the watchers share")
     ap.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")], default=[100.0, 10.0, 1.0],
                     help="writes/s of the watch phases, comma-separated; each runs with 1 and --watchers watchers")
+    ap.add_argument("--watch-shapes", type=lambda s: s.split(","), default=["broadcast", "selective"],
+                    help="broadcast (every stream gets every write; also run with 1 watcher) and/or selective "
+                         "(stream i selects the objects labelled shard=i: each write reaches one stream)")
     ap.add_argument("--watch-seconds", type=float, default=10.0)
     ap.add_argument("--drain", type=float, default=30.0, help="max seconds to wait for streams to open and for "
                                                              "late events")
