@@ -14,6 +14,22 @@ attempts.
         +------------------------------------------------------+ renew_deadline, or LOST -> cancel the
                                                                  leading task, on_stopped_leading, AT ONCE
 
+Use, over the apiserver (MemoryLeaseLock stands in for ApiLeaseLock in unit tests):
+
+    async with ApiClient(endpoints) as api:
+        lock = ApiLeaseLock(api, "kube-scheduler", "kube-system", timeout=renew_deadline / 2)
+        elector = LeaderElector(lock, identity, lease_duration=15, renew_deadline=10, retry_period=2,
+                                on_started_leading=work,   # a coroutine function, run as a task
+                                on_stopped_leading=lost)   # e.g. exit, as Kubernetes components do
+        await elector.run()                                # until cancelled; then releases the lease
+
+`work` is cancelled the moment leadership ends; before each side effect it should also check
+`elector.is_leader` (after a process pause its overdue timer may fire before the watchdog's; see
+client/candidate.py). `python -m client.leaderelection --apiserver HOST:PORT[,...] --lease-name demo
+--identity a --lease-duration 4 --renew-deadline 3 --retry-period 0.5 --action-log FILE` runs a demo
+candidate (client/candidate.py; `--help` lists its flags) that appends a line to FILE every 100 ms
+while it leads, and exits with status 1 when it loses the lease (`--rejoin`: campaigns again).
+
 Invariants (clocks assumed to agree, as client-go assumes they run at the same rate):
 - At most one elector believes it is leader at any instant. The leader stops at
   `r + renew_deadline`, where `r` is the `renewTime` of its last successful write; no one else
@@ -49,13 +65,18 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from client.errors import AlreadyExists, Conflict, NotFound
 from skiffpb.k8s.coordination.v1.coordination_pb2 import Lease
+
+if TYPE_CHECKING:
+    from client.api import ApiClient
 
 log = logging.getLogger(__name__)
 
 API_VERSION = "coordination.k8s.io/v1"
+LEASES = "leases.coordination.k8s.io"
 JITTER = 0.5  # retries wait retry_period * (1 - JITTER * u), u in [0, 1): never longer than retry_period
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -199,23 +220,36 @@ class LeaseLock(Protocol):
     async def update(self, lease: Lease) -> Lease: ...
 
 
-class MemoryLeaseLock:
+class _LeaseRef:
+    """Which Lease a lock guards, and a lease to write addressed to it; shared by the locks below."""
+
+    def __init__(self, name: str, namespace: str):
+        if not name:
+            raise ValueError("the lease name must be a non-empty string")
+        self.name, self.namespace = name, namespace
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.namespace}/{self.name})"
+
+    def _addressed(self, lease: Lease) -> Lease:
+        out = Lease()
+        out.CopyFrom(lease)  # NEVER mutate the caller's lease: `decide` may have copied it from a cache
+        out.metadata.name, out.metadata.namespace = self.name, self.namespace
+        return out
+
+
+class MemoryLeaseLock(_LeaseRef):
     """An in-memory Lease with the apiserver's conflict semantics, shared by several electors in tests."""
 
     def __init__(self, name: str = "skiff-leader", namespace: str = "default"):
-        self.name, self.namespace = name, namespace
+        super().__init__(name, namespace)
         self.lease: Lease | None = None
         self.writes: list[Lease] = []  # every successful write, in order
         self._revision = 0
 
-    def __repr__(self) -> str:
-        return f"MemoryLeaseLock({self.namespace}/{self.name})"
-
     def _store(self, lease: Lease) -> Lease:
         self._revision += 1
-        stored = Lease()
-        stored.CopyFrom(lease)
-        stored.metadata.name, stored.metadata.namespace = self.name, self.namespace
+        stored = self._addressed(lease)
         stored.metadata.resource_version = str(self._revision)
         self.lease = stored
         self.writes.append(stored)
@@ -247,6 +281,44 @@ class MemoryLeaseLock:
                                 "the object has been modified; please apply your changes to the latest "
                                 "version and try again")
         return self._store(lease)
+
+
+class ApiLeaseLock(_LeaseRef):
+    """The Lease `namespace/name` through the apiserver, with a `client.api.ApiClient` (or `client.fake.FakeApi`).
+
+    The resourceVersion that `decide` copies from the observed lease makes every update a
+    compare-and-swap at the apiserver; losing it (Conflict), or losing the race to create the lease
+    (AlreadyExists), or the lease vanishing between get and update (NotFound) is a ConflictError:
+    someone else wrote first. Every other error (Unavailable, Timeout, ...) passes through unchanged;
+    the elector counts any error as a failed attempt, so a leader that sees only errors stops at its
+    renew deadline. `timeout` bounds each call (None: the client's own deadline); keep two calls
+    (a get and a write) within the renew deadline, as client-go bounds a renewal by it.
+    """
+
+    def __init__(self, api: ApiClient, name: str, namespace: str = "default", *,
+                 timeout: float | None = None):
+        super().__init__(name, namespace)
+        self.api, self.timeout = api, timeout
+
+    async def get(self) -> Lease | None:
+        try:
+            return await self.api.get(LEASES, self.namespace, self.name, timeout=self.timeout)
+        except NotFound:
+            return None
+
+    async def create(self, lease: Lease) -> Lease:
+        try:
+            return await self.api.create(self._addressed(lease), timeout=self.timeout)
+        except AlreadyExists as e:
+            # Also what a retried create answers when its first attempt was applied: the next
+            # attempt then reads the lease, finds itself the holder, and renews.
+            raise ConflictError(str(e)) from e
+
+    async def update(self, lease: Lease) -> Lease:
+        try:
+            return await self.api.update(self._addressed(lease), timeout=self.timeout)
+        except (Conflict, NotFound) as e:
+            raise ConflictError(str(e)) from e
 
 
 # -- a fake clock ---------------------------------------------------------------------------------
@@ -367,6 +439,9 @@ class LeaderElector:
         watchdog = asyncio.ensure_future(self._watch_deadline())
         try:
             await asyncio.wait({renewer, watchdog}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            self._stop_leading("elector cancelled")
+            raise
         finally:
             renewer.cancel()
             watchdog.cancel()
@@ -406,7 +481,9 @@ class LeaderElector:
         try:
             await (self.lock.create(d.lease) if d.create else self.lock.update(d.lease))
         except Exception as e:
-            log.warning("%s: %s of %r failed: %s", self.identity, d.action.value, self.lock, e)
+            # A lost race is routine (someone else wrote first); anything else is worth a warning.
+            log.log(logging.INFO if isinstance(e, ConflictError) else logging.WARNING,
+                    "%s: %s of %r failed: %s", self.identity, d.action.value, self.lock, e)
             return None
         # Measure the deadline from the renewTime we wrote (microsecond-rounded), the very number
         # the other candidates measure expiry from.
@@ -459,3 +536,8 @@ class LeaderElector:
         # The old leading task must be over before a new one starts or the lease is released.
         if self.leading_task is not None and not self.leading_task.done():
             await asyncio.wait({self.leading_task})
+
+
+if __name__ == "__main__":  # python -m client.leaderelection: the demo candidate of client/candidate.py
+    from client.candidate import main
+    raise SystemExit(main())
