@@ -19,7 +19,7 @@ from apiserver.gc import Collector
 from apiserver.service import ApiService, add_to_server
 from apiserver.storage import Storage
 from apiserver.watchcache import WatchCache
-from client import kinds
+from client import buildinfo, kinds
 from client.httpserve import serve_metrics
 from client.process import run_process
 from skiffpb.k8s.core.v1 import core_pb2
@@ -128,6 +128,7 @@ async def run(cfg: Config) -> None:
     caches = {k.resource: WatchCache(k, storage) for k in kinds.KINDS}
     metrics = Metrics()
     service = ApiService(storage, caches, Allocator(store, cfg.service_cidr, cfg.node_ports), metrics=metrics)
+    service.etcd_servers = cfg.etcd_servers
     collector = Collector(service, caches)
     service.collector = collector
     tasks = [asyncio.ensure_future(c.run()) for c in caches.values()]
@@ -142,6 +143,7 @@ async def run(cfg: Config) -> None:
     port = server.add_insecure_port(f"{cfg.host}:{cfg.port}")
     if port == 0:
         raise ConfigError(f"--listen: cannot bind {cfg.host}:{cfg.port}")
+    await asyncio.to_thread(buildinfo.build_info)  # asks git once, off the event loop, before serving
     await bootstrap(service)
     await asyncio.gather(*(c.ready.wait() for c in caches.values()))
     await server.start()

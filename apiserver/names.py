@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from fractions import Fraction
 
 from client import selectors
+from client.quantity import parse_quantity  # noqa: F401 - re-exported for the validators
 
 DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS1123_LABEL_ERR = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
@@ -222,26 +222,3 @@ def name_is_dns_label(name: str, prefix: bool) -> list[str]:
 
 def name_is_dns1035_label(name: str, prefix: bool) -> list[str]:
     return is_dns1035_label(_mask_trailing_dash(name) if prefix else name)
-
-
-# --- quantities ---------------------------------------------------------------------------------
-
-_QUANTITY = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:([eE][+-]?\d+)|([numkMGTPE]|[KMGTPE]i))?")
-_SUFFIX = {
-    None: Fraction(1), "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000),
-    "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9), "T": Fraction(10**12),
-    "P": Fraction(10**15), "E": Fraction(10**18), "Ki": Fraction(2**10), "Mi": Fraction(2**20),
-    "Gi": Fraction(2**30), "Ti": Fraction(2**40), "Pi": Fraction(2**50), "Ei": Fraction(2**60),
-}
-
-
-def parse_quantity(text: str) -> Fraction:
-    """The exact value of a quantity ("500m" -> 1/2, "1Gi" -> 2**30); ValueError if malformed."""
-    m = _QUANTITY.fullmatch(text.strip())
-    if m is None:
-        raise ValueError(f"quantity {text!r} is malformed")
-    number, exponent, suffix = m.groups()
-    value = Fraction(number)
-    if exponent:
-        value *= Fraction(10) ** int(exponent[1:])
-    return value * _SUFFIX[suffix]

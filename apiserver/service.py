@@ -24,7 +24,7 @@ from apiserver.admission import Allocator
 from apiserver.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
 from apiserver.storage import Storage, parse_rv
 from apiserver.watchcache import WatchCache
-from client import kinds
+from client import buildinfo, kinds
 from client.codec import DecodeError, from_dict, to_dict
 from client.errors import STATUS_KEY
 from client.kinds import Kind
@@ -45,6 +45,10 @@ MAX_BATCH = 500  # events in one WatchEvents message
 WRITE_COST_S = 100e-6
 MAX_SPACING_S = 0.25
 SCALABLE = ("deployments", "replicasets")
+# version.Info's JSON names -> VersionInfo's fields
+_SNAKE = {"major": "major", "minor": "minor", "gitVersion": "git_version", "gitCommit": "git_commit",
+          "gitTreeState": "git_tree_state", "buildDate": "build_date", "goVersion": "go_version",
+          "compiler": "compiler", "platform": "platform"}
 
 
 def now_rfc3339(t: float | None = None) -> str:
@@ -106,6 +110,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
         self.allocator = allocator
         self.collector = collector
         self.metrics = metrics
+        self.etcd_servers: tuple[str, ...] = ()   # set by app.run; what ClusterInfo reports
         self.open_watches = 0
 
     # -- helpers ------------------------------------------------------------------------------
@@ -384,6 +389,16 @@ class ApiService(api_pb2_grpc.ApiServicer):
             resp.status.details.group = kind.group
         resp.status.details.uid = obj.metadata.uid
         return resp
+
+    @_guard
+    async def Version(self, request, context):
+        """Kubernetes' GET /version: this process's build (client/buildinfo.py), computed once."""
+        return api_pb2.VersionInfo(**{_SNAKE[k]: v for k, v in buildinfo.build_info().items()})
+
+    @_guard
+    async def ClusterInfo(self, request, context):
+        """The store endpoints behind this apiserver, for `skiff cluster-info`."""
+        return api_pb2.ClusterInfoResponse(etcd_servers=list(self.etcd_servers))
 
     @_guard
     async def GetScale(self, request, context):

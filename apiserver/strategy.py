@@ -28,7 +28,7 @@ import random
 from typing import Callable
 
 from apiserver.defaults import default
-from apiserver.names import parse_quantity
+from client.quantity import qos_class as pod_qos_class
 from apiserver.validation import validate
 from client.kinds import Kind
 
@@ -78,36 +78,6 @@ def prepare_create(kind: Kind, obj, *, now: str, uid: str) -> None:
             obj.spec.finalizers.append("kubernetes")
     elif k in ("Deployment", "ReplicaSet", "Service", "Ingress"):
         obj.ClearField("status")
-
-
-def pod_qos_class(spec) -> str:
-    """Kubernetes' GetPodQOS: Guaranteed, Burstable or BestEffort, from cpu and memory only."""
-    requests: dict[str, object] = {}
-    limits: dict[str, object] = {}
-    guaranteed = True
-    for c in list(spec.containers) + list(spec.init_containers):
-        for name, q in c.resources.requests.items():
-            if name in ("cpu", "memory") and _positive(q.value):
-                requests[name] = requests.get(name, 0) + parse_quantity(q.value)
-        found = set()
-        for name, q in c.resources.limits.items():
-            if name in ("cpu", "memory") and _positive(q.value):
-                found.add(name)
-                limits[name] = limits.get(name, 0) + parse_quantity(q.value)
-        if found != {"cpu", "memory"}:
-            guaranteed = False
-    if not requests and not limits:
-        return "BestEffort"
-    if guaranteed and all(limits.get(n) == v for n, v in requests.items()) and len(requests) == len(limits):
-        return "Guaranteed"
-    return "Burstable"
-
-
-def _positive(text: str) -> bool:
-    try:
-        return parse_quantity(text) > 0
-    except ValueError:
-        return False
 
 
 # --- update ---------------------------------------------------------------------------------------

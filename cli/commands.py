@@ -14,7 +14,7 @@ from typing import Callable, Sequence, TextIO
 
 from google.protobuf.message import Message
 
-from cli import manifests, merge, printers
+from cli import manifests, merge, printers, record
 from cli.api import Api, ServerError, Unreachable
 from cli.manifests import Manifest, ManifestError
 from client import codec, kinds
@@ -31,12 +31,18 @@ class UsageError(Exception):
 @dataclass
 class Context:
     server: str
-    namespace: str | None          # -n as given; None when not given
+    namespace: str | None          # -n as given, else the config context's; None when neither
     timeout: float
     out: TextIO
     err: TextIO
     stdin: TextIO
     now: Callable[[], float] = field(default=time.time)
+    namespace_flag: bool = False   # the namespace came from -n (kubectl enforces only that one on manifests)
+
+    @property
+    def enforced_namespace(self) -> str | None:
+        """The namespace a manifest must agree with: -n's, not a context default (see check_namespace)."""
+        return self.namespace if self.namespace_flag else None
 
     def api(self) -> Api:
         return Api(self.server, self.timeout)
@@ -98,11 +104,31 @@ def _copy(msg: Message) -> Message:
     return out
 
 
+FILES_AND_RESOURCES = ("when paths, URLs, or stdin is provided as input, you may not specify resources as "
+                       "arguments as well")
+NO_RESOURCES = ("You must provide one or more resources by argument or filename.\nExample resource specifications "
+                "include:\n   '-f rsrc.yaml'\n   '--filename=rsrc.json'\n   '<resource> <name>'\n   '<resource>'")
+
+
 def _load(ctx: Context, files: Sequence[str]) -> tuple[list[Manifest], list[str]]:
     try:
         return manifests.load(files, ctx.stdin)
     except ManifestError as e:
         raise UsageError(str(e)) from None
+
+
+def file_targets(ctx: Context, files: Sequence[str], resources: Sequence[str] = ()
+                 ) -> tuple[list[tuple[Manifest, str]], list[str]]:
+    """The objects of `-f` files, each with the namespace it goes to, and the files' load errors.
+    UsageError when resources are named as well, or a manifest disagrees with -n (kubectl's rules)."""
+    if resources:
+        raise UsageError(FILES_AND_RESOURCES)
+    found, errors = _load(ctx, files)
+    out = []
+    for m in found:
+        check_namespace(m, ctx.enforced_namespace)
+        out.append((m, namespace_of(m.kind, m.namespace, ctx.namespace)))
+    return out, errors
 
 
 # -- apply --------------------------------------------------------------------------------------
@@ -116,8 +142,8 @@ def run_apply(ctx: Context, args) -> int:
     with ctx.api() as api:
         for m in found:
             try:
-                check_namespace(m, ctx.namespace)
-                ctx.say(apply_one(ctx, api, m))
+                check_namespace(m, ctx.enforced_namespace)
+                ctx.say(apply_one(ctx, api, record.annotate_manifest(m, record.cause_of(args))))
             except UsageError as e:
                 ctx.complain(f"error: {e}")
                 failed = True
@@ -193,10 +219,41 @@ def _with_context(e: ServerError, context: str) -> ServerError:
 
 
 # -- get ----------------------------------------------------------------------------------------
+def get_output(args) -> tuple[printers.Output, printers.JSONPathPrinter | None]:
+    """-o and the flags that shape it, checked before any request; the JSONPath printer if any.
+    Reads a jsonpath-file template (the one piece of I/O here)."""
+    try:
+        output = printers.parse_output(args.output, getattr(args, "template", None),
+                                       show_labels=getattr(args, "show_labels", False),
+                                       no_headers=getattr(args, "no_headers", False))
+        if output.format not in printers.TEMPLATE_FORMATS:
+            return output, None
+        text = output.template
+        if output.format == "jsonpath-file":
+            try:
+                with open(text, encoding="utf-8") as f:
+                    text = f.read()
+            except OSError as e:
+                raise printers.OutputError(f"error reading --template {output.template}, {e}\n") from None
+        return output, printers.JSONPathPrinter(text, allow_missing_keys=getattr(args, "allow_missing_template_keys",
+                                                                                  True),
+                                                as_json=output.format == "jsonpath-as-json")
+    except printers.OutputError as e:
+        raise UsageError(str(e).rstrip("\n")) from None
+
+
+def _output_failed(ctx: Context, e: printers.OutputError) -> int:
+    """kubectl's report of a template failing on an object: its message as is (trailing newlines too)."""
+    ctx.err.write(f"error: {e}")
+    ctx.err.flush()
+    return 1
+
+
 def run_get(ctx: Context, args) -> int:
     if not args.args:
         raise UsageError('You must specify the type of resource to get. Use "skiff get --help" for the kinds '
                          "Skiff serves (pods, deployments, services, ...).")
+    output, template = get_output(args)
     targets = resolve_targets(args.args)
     kinds_seen = {k.resource for k, _ in targets}
     if len(kinds_seen) > 1:
@@ -209,57 +266,66 @@ def run_get(ctx: Context, args) -> int:
         raise UsageError("selectors and the all flag cannot be used when passing resource/name arguments")
     all_ns = args.all_namespaces and kind.namespaced
     ns = "" if all_ns else namespace_of(kind, None, ctx.namespace)
-    fmt = args.output or ""
-    with ctx.api() as api:
-        if args.watch:
-            if len(names) > 1:
-                raise UsageError(f"watch is only supported on individual resources and resource collections, but "
-                                 f"{len(names)} resources were found")
-            return watch(ctx, api, kind, ns, names[0] if names else None, args, all_ns)
-        if names:
-            objs, failed = [], False
-            for name in names:
-                try:
-                    objs.append(api.get(kind, ns, name))
-                except ServerError as e:
-                    ctx.complain(e.args[0])
-                    failed = True
-            if objs:
-                _print_objects(ctx, kind, objs, fmt, all_ns, single=len(names) == 1)
-            return 1 if failed else 0
-        objs, _ = api.list(kind, ns, label_selector=args.selector or "", field_selector=args.field_selector or "")
-    if not objs and fmt not in ("json", "yaml"):
-        ctx.complain(printers.no_resources(kind, ns, all_ns))
+    try:
+        with ctx.api() as api:
+            if args.watch:
+                if len(names) > 1:
+                    raise UsageError(f"watch is only supported on individual resources and resource collections, "
+                                     f"but {len(names)} resources were found")
+                return watch(ctx, api, kind, ns, names[0] if names else None, args, all_ns,
+                             output=output, template=template)
+            if names:
+                objs, failed = [], False
+                for name in names:
+                    try:
+                        objs.append(api.get(kind, ns, name))
+                    except ServerError as e:
+                        ctx.complain(e.args[0])
+                        failed = True
+                if objs:
+                    _print_objects(ctx, kind, objs, output, template, all_ns, single=len(names) == 1)
+                return 1 if failed else 0
+            objs, _ = api.list(kind, ns, label_selector=args.selector or "",
+                               field_selector=args.field_selector or "")
+        if not objs and output.table:
+            # kubectl says so only for tables; -o json|yaml|name|jsonpath print an empty List
+            ctx.complain(printers.no_resources(kind, ns, all_ns))
+            return 0
+        _print_objects(ctx, kind, objs, output, template, all_ns, single=False)
         return 0
-    _print_objects(ctx, kind, objs, fmt, all_ns, single=False)
-    return 0
+    except printers.OutputError as e:
+        return _output_failed(ctx, e)
 
 
-def _print_objects(ctx: Context, kind: Kind, objs: list[Message], fmt: str, all_ns: bool, *, single: bool) -> None:
-    if fmt in ("json", "yaml", "name"):
-        ctx.out.write(printers.render_objects(kind, objs, fmt, single=single))
+def _print_objects(ctx: Context, kind: Kind, objs: list[Message], output: printers.Output,
+                   template: printers.JSONPathPrinter | None, all_ns: bool, *, single: bool) -> None:
+    if not output.table:
+        ctx.out.write(printers.render_objects(kind, objs, output.format, single=single, template=template))
         ctx.out.flush()
         return
-    cols = printers.columns(kind, wide=fmt == "wide", all_namespaces=all_ns)
-    for line in printers.format_table(cols, objs, ctx.now()):
+    cols = printers.columns(kind, wide=output.format == "wide", all_namespaces=all_ns,
+                            show_labels=output.show_labels)
+    for line in printers.format_table(cols, objs, ctx.now(), no_headers=output.no_headers):
         ctx.say(line)
 
 
 class _WatchPrinter:
     """Prints the objects of `get -w` as they come: table rows under one header, or -o documents."""
 
-    def __init__(self, ctx: Context, kind: Kind, fmt: str, all_ns: bool):
-        self.ctx, self.kind, self.fmt = ctx, kind, fmt
-        self.cols = printers.columns(kind, wide=fmt == "wide", all_namespaces=all_ns)
+    def __init__(self, ctx: Context, kind: Kind, output: printers.Output, template: printers.JSONPathPrinter | None,
+                 all_ns: bool):
+        self.ctx, self.kind, self.output, self.template = ctx, kind, output, template
+        self.cols = printers.columns(kind, wide=output.format == "wide", all_namespaces=all_ns,
+                                     show_labels=output.show_labels)
         self.table = printers.Table()
-        self.headed = False
+        self.headed = output.no_headers
 
     def show(self, objs: Sequence[Message]) -> None:
         if not objs:
             return
-        if self.fmt in ("json", "yaml", "name"):
+        if not self.output.table:
             for o in objs:
-                self.ctx.out.write(printers.render_watched(self.kind, o, self.fmt))
+                self.ctx.out.write(printers.render_watched(self.kind, o, self.output.format, self.template))
             self.ctx.out.flush()
             return
         now = self.ctx.now()
@@ -279,13 +345,16 @@ def _raise_stop(signum, frame):
     raise _Stop()
 
 
-def watch(ctx: Context, api: Api, kind: Kind, ns: str, name: str | None, args, all_ns: bool) -> int:
+def watch(ctx: Context, api: Api, kind: Kind, ns: str, name: str | None, args, all_ns: bool, *,
+          output: printers.Output | None = None, template: printers.JSONPathPrinter | None = None) -> int:
     """`get -w`: the current objects, then every change from the list's resourceVersion on, until a signal."""
     field_selector = args.field_selector or ""
     if name:
         field_selector = ",".join(s for s in (f"metadata.name={name}", field_selector) if s)
     label_selector = args.selector or ""
-    printer = _WatchPrinter(ctx, kind, args.output or "", all_ns)
+    if output is None:
+        output, template = get_output(args)
+    printer = _WatchPrinter(ctx, kind, output, template, all_ns)
     # Both signals end the watch quietly with exit 0. SIGINT gets a handler too, because a process
     # started in the background by a shell inherits SIGINT ignored.
     previous: dict[int, object] = {}
@@ -365,6 +434,7 @@ def run_scale(ctx: Context, args) -> int:
                         continue
                     rv = rv or current.metadata.resource_version
                 api.update_scale(kind, ns, name, args.replicas, rv)
+                record.patch_change_cause(api, kind, ns, name, record.cause_of(args))  # --record
                 ctx.say(f"{printers.object_name(kind, name)} scaled")
             except ServerError as e:
                 ctx.complain(e.args[0])
@@ -403,8 +473,7 @@ def run_delete(ctx: Context, args) -> int:
         ctx.complain("Warning: Immediate deletion does not wait for confirmation that the running resource has "
                      "been terminated. The resource may continue to run on the cluster indefinitely.")
     if args.filename and args.args:
-        raise UsageError("when paths, URLs, or stdin is provided as input, you may not specify resources as "
-                         "arguments as well")
+        raise UsageError(FILES_AND_RESOURCES)
     failed = False
     plan: list[tuple[Kind, str, str, str]] = []   # kind, namespace, name, source ("" for arguments)
     with ctx.api() as api:
@@ -415,7 +484,7 @@ def run_delete(ctx: Context, args) -> int:
                 failed = True
             for m in found:
                 try:
-                    check_namespace(m, ctx.namespace)
+                    check_namespace(m, ctx.enforced_namespace)
                 except UsageError as e:
                     ctx.complain(f"error: {e}")
                     failed = True
@@ -423,9 +492,7 @@ def run_delete(ctx: Context, args) -> int:
                 plan.append((m.kind, namespace_of(m.kind, m.namespace, ctx.namespace), m.name, m.source))
         else:
             if not args.args:
-                raise UsageError("You must provide one or more resources by argument or filename.\n"
-                                 "Example resource specifications include:\n   '-f rsrc.yaml'\n"
-                                 "   '--filename=rsrc.json'\n   '<resource> <name>'\n   '<resource>'")
+                raise UsageError(NO_RESOURCES)
             targets = resolve_targets(args.args)
             named = [(k, n) for k, n in targets if n is not None]
             if named and (args.all or args.selector):

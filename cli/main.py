@@ -13,11 +13,14 @@ import sys
 from typing import Sequence, TextIO
 
 from cli import commands
+from cli import config as skiffconfig
+from cli import describe, info
+from cli import create, edit, expose, metadata_cmds, record
 from cli.api import DEFAULT_SERVER, DEFAULT_TIMEOUT, ServerError, Unreachable
 from cli.commands import Context, UsageError
 
 OUTPUTS = ("json", "yaml", "wide", "name")
-GLOBAL_WITH_VALUE = ("--server", "-s", "-n", "--namespace", "--request-timeout")
+GLOBAL_WITH_VALUE = ("--server", "-s", "-n", "--namespace", "--request-timeout", "--context")
 
 DESCRIPTION = """\
 skiff controls a Skiff cluster through its apiserver, as kubectl controls Kubernetes.
@@ -27,8 +30,20 @@ Commands:
   get      Display one or many resources
   scale    Set a new size for a deployment or replica set
   delete   Delete resources by file names, stdin, resources and names, or by label selector
+  describe Show details of a specific resource or group of resources
+  config   Modify the client config (contexts, clusters, namespaces)
+  version  Print the client and server version information
+  cluster-info   Display the addresses of the control plane and the store
+  api-resources  Print the supported API resources
+  create   Create a resource from a file or stdin, or a namespace or deployment from flags
+  edit     Edit a resource on the server in your editor
+  label    Update the labels on a resource
+  annotate Update the annotations on a resource
+  expose   Take a deployment, replica set, pod or service and expose it as a new Service
 
-The server is --server HOST:PORT, else $SKIFF_SERVER, else 127.0.0.1:6443.
+The server is --server HOST:PORT, else $SKIFF_SERVER, else the cluster of the current context in
+$SKIFFCONFIG or ~/.skiff/config (--context NAME picks another), else 127.0.0.1:6443; several
+comma-separated addresses are tried in order. The namespace: -n, else the context's, else default.
 Use "skiff <command> --help" for more information about a given command."""
 
 
@@ -59,10 +74,13 @@ def boolean(text: str) -> bool:
 
 def _global_flags(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     d = {"default": argparse.SUPPRESS} if suppress else {}
-    p.add_argument("-s", "--server", metavar="HOST:PORT", help="the apiserver's gRPC address "
-                   f"(default: $SKIFF_SERVER, else {DEFAULT_SERVER})", **({"default": None} | d))
-    p.add_argument("-n", "--namespace", metavar="NS", help="the namespace of this request (default: default)",
-                   **({"default": None} | d))
+    p.add_argument("-s", "--server", metavar="HOST:PORT", help="the apiserver's gRPC address, or several "
+                   "comma-separated, tried in order (default: $SKIFF_SERVER, else the current context's cluster, "
+                   f"else {DEFAULT_SERVER})", **({"default": None} | d))
+    p.add_argument("-n", "--namespace", metavar="NS", help="the namespace of this request (default: the current "
+                   "context's, else default)", **({"default": None} | d))
+    p.add_argument("--context", metavar="NAME", help="the context of the client config to use "
+                   "(default: its current-context)", **({"default": None} | d))
     p.add_argument("--request-timeout", type=duration, metavar="DURATION",
                    help=f"deadline of each call to the server, e.g. 10s, 1m; 0 for none (default: "
                         f"{DEFAULT_TIMEOUT:g}s)", **({"default": None} | d))
@@ -88,25 +106,45 @@ Examples:
   cat web.yaml | skiff apply -f -""")
     _global_flags(p, suppress=True)
     p.add_argument("-f", "--filename", action="append", default=[], metavar="FILE",
-                   help="a file, a directory, or - for stdin (repeatable)")
+                   help="a file, a directory, an http(s) URL, or - for stdin (repeatable)")
+    record.add_flag(p)
 
     p = subs["get"] = _Parser(prog="skiff get", formatter_class=fmt,
                               usage="skiff get TYPE [NAME...] | TYPE/NAME... [flags]", description="""\
-Display one or many objects of one kind: a table by default, or -o json|yaml|wide|name.
+Display one or many objects of one kind: a table with kubectl's columns by default, or
+-o json|yaml|wide|name|jsonpath=TEMPLATE.
 TYPE is a kind as kubectl names it: pods (po), deployments (deploy, deployments.apps),
 replicasets (rs), services (svc), nodes (no), namespaces (ns), endpoints (ep), events (ev),
 configmaps (cm), ingresses (ing), leases.
 
+-o jsonpath=TEMPLATE applies kubectl's JSONPath to the object (one NAME) or to a List of them
+(its .items): {.metadata.name}, {.items[*].metadata.name}, {.items[0].spec.containers[*].image},
+{..image}, {.items[?(@.status.phase=="Running")].metadata.name}, {.items[-1:]},
+{range .items[*]}{.metadata.name}{"\\t"}{.status.podIP}{"\\n"}{end}; a key holding dots needs
+escapes: {.metadata.annotations['example\\.com/owner']}. Also -o jsonpath-as-json=TEMPLATE and
+-o jsonpath-file=FILE.
+
 Examples:
   skiff get pods
+  skiff get pods -o wide --show-labels
   skiff get deploy web -o yaml
   skiff get svc -A
   skiff get pods -l app=web --field-selector status.phase=Running
+  skiff get pods -o jsonpath='{.items[*].metadata.name}'
+  skiff get pod web-1 -o jsonpath='{.status.podIP}'
   skiff get deploy -w""")
     _global_flags(p, suppress=True)
     p.add_argument("args", nargs="*", metavar="TYPE [NAME]",
                    help="a kind (pods, po, deploy, deployments.apps, svc, ...) and names, or kind/name")
-    p.add_argument("-o", "--output", choices=OUTPUTS, help="output format (default: a table)")
+    p.add_argument("-o", "--output", metavar="FORMAT",
+                   help="json, yaml, wide, name, jsonpath=TEMPLATE, jsonpath-as-json=TEMPLATE or "
+                        "jsonpath-file=FILE (default: a table)")
+    p.add_argument("--template", metavar="TEMPLATE", help="the template of -o jsonpath, when not given after `=`")
+    p.add_argument("--allow-missing-template-keys", type=boolean, nargs="?", const=True, default=True,
+                   metavar="true|false", help="a template field that is missing prints nothing; false: an error "
+                                              "(default: true)")
+    p.add_argument("--show-labels", action="store_true", help="add a LABELS column, last (tables only)")
+    p.add_argument("--no-headers", action="store_true", help="tables without their header line")
     p.add_argument("-A", "--all-namespaces", action="store_true", help="list across all namespaces")
     p.add_argument("-l", "--selector", metavar="SELECTOR", help="label selector: app=web,tier in (a,b),!canary")
     p.add_argument("--field-selector", metavar="SELECTOR",
@@ -130,6 +168,7 @@ Examples:
                    help="precondition: scale only if the current size is N (-1: no precondition)")
     p.add_argument("--resource-version", default="", metavar="RV",
                    help="precondition: scale only if the resourceVersion is RV")
+    record.add_flag(p)
 
     p = subs["delete"] = _Parser(prog="skiff delete", formatter_class=fmt,
                                  usage="skiff delete TYPE NAME... | TYPE/NAME... | -f FILE | TYPE -l SEL [flags]",
@@ -164,6 +203,10 @@ Examples:
                    help="wait until the objects are gone (default: false)")
     p.add_argument("--timeout", type=duration, default=60.0, metavar="DURATION",
                    help="how long --wait waits (default: 60s)")
+    for module in (describe, skiffconfig, info):
+        module.add_parsers(subs, _Parser, _global_flags)
+    for module in (create, edit, metadata_cmds, expose):   # the mutating verbs
+        module.add_parsers(subs, _Parser, _global_flags)
     return top, subs
 
 
@@ -189,6 +232,10 @@ def split_command(argv: Sequence[str], commands_: Sequence[str]) -> tuple[str | 
 
 RUNNERS = {"apply": commands.run_apply, "get": commands.run_get, "scale": commands.run_scale,
            "delete": commands.run_delete}
+RUNNERS.update({"describe": describe.run_describe, "config": skiffconfig.run_config, "version": info.run_version,
+                "cluster-info": info.run_cluster_info, "api-resources": info.run_api_resources})
+RUNNERS.update({"create": create.run_create, "edit": edit.run_edit, "label": metadata_cmds.run_label,
+                "annotate": metadata_cmds.run_annotate, "expose": expose.run_expose})
 
 
 def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None,
@@ -211,11 +258,13 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
         if isinstance(ns, int):
             return ns
         timeout = DEFAULT_TIMEOUT if ns.request_timeout is None else (ns.request_timeout or None)
-        ctx = Context(server=ns.server or os.environ.get("SKIFF_SERVER") or DEFAULT_SERVER,
-                      namespace=ns.namespace or None, timeout=timeout, out=out, err=err,
-                      stdin=stdin or sys.stdin)
+        target = _target(command, ns)
+        ctx = Context(server=",".join(target.servers), namespace=ns.namespace or target.namespace or None,
+                      timeout=timeout, out=out, err=err, stdin=stdin or sys.stdin,
+                      namespace_flag=bool(ns.namespace))
+        ns.command_line = argv   # for --record's change cause (cli/record.py)
         return RUNNERS[command](ctx, ns)
-    except UsageError as e:
+    except (UsageError, skiffconfig.ConfigError) as e:
         print(f"error: {e}", file=err, flush=True)
         return 1
     except ServerError as e:
@@ -234,6 +283,16 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
         return 0
     except KeyboardInterrupt:
         return 130
+
+
+def _target(command: str, ns: argparse.Namespace) -> skiffconfig.Target:
+    """The apiservers and default namespace (cli/config.py); `config` itself and `version --client`
+    need no server, so a broken config file does not stop them."""
+    if command == "config" or (command == "version" and ns.client):
+        return skiffconfig.Target((DEFAULT_SERVER,), None, "")
+    path = skiffconfig.path_of(os.environ)
+    return skiffconfig.target(skiffconfig.load(path), server_flag=ns.server, context_flag=ns.context,
+                              environ=os.environ)
 
 
 def _parse(parser: argparse.ArgumentParser, args: list[str], out: TextIO, err: TextIO,

@@ -3,18 +3,24 @@
     sources = read_sources(["deploy.yaml", "dir/", "-"], stdin=sys.stdin)   # the only I/O here
     manifests = parse_source(source, text)                                 # pure; raises ManifestError
 
-A source is one file (or stdin, named "STDIN" as kubectl does). A directory stands for its *.yaml,
-*.yml and *.json files in sorted order, not recursively (kubectl's default). A file holds one or more
-YAML documents (`---`), or JSON objects one after another; empty documents are skipped and a
-`v1/List` stands for its items. Each document is decoded with client.codec into the kind its
-(apiVersion, kind) names, so a manifest with an unknown field or a wrong type is refused before
-anything is sent, with the field path: `error validating "web.yaml": error validating data:
+A source is one file (or stdin, named "STDIN" as kubectl does), or an http:// or https:// URL named by
+itself and fetched as kubectl fetches it: three tries a second apart for connection failures and 5xx
+answers, else `unable to read URL "...", server reported 404 Not Found, status code=404`. A directory
+stands for its *.yaml, *.yml and *.json files in sorted order, not recursively (kubectl's default).
+A file holds one or more YAML documents (`---`), or JSON objects one after another; empty documents
+are skipped and a `v1/List` stands for its items. Each document is decoded with client.codec into
+the kind its (apiVersion, kind) names, so a manifest with an unknown field or a wrong type is refused
+before anything is sent, with the field path: `error validating "web.yaml": error validating data:
 spec.template.spec.containers[0].imagee: unknown field`.
 """
 from __future__ import annotations
 
 import json
 import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from typing import Any, Iterable, TextIO
 
@@ -26,6 +32,9 @@ from client.kinds import Kind
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 STDIN = "STDIN"
+URL_ATTEMPTS = 3          # kubectl's tries for `-f URL`
+URL_RETRY_PAUSE = 1.0     # seconds between them
+URL_TIMEOUT = 30.0        # seconds for one try
 
 
 class ManifestError(Exception):
@@ -66,6 +75,9 @@ def read_sources(paths: Iterable[str], stdin: TextIO) -> list[tuple[str, str]]:
         if path == "-":
             out.append((STDIN, stdin.read()))
             continue
+        if is_url(path):
+            out.append((path, read_url(path)))
+            continue
         if not os.path.exists(path):
             raise ManifestError(f'the path "{path}" does not exist')
         if os.path.isdir(path):
@@ -76,6 +88,44 @@ def read_sources(paths: Iterable[str], stdin: TextIO) -> list[tuple[str, str]]:
             continue
         out.append((path, _read(path)))
     return out
+
+
+def is_url(path: str) -> bool:
+    return path.startswith(("http://", "https://"))
+
+
+def _opener(url: str) -> urllib.request.OpenerDirector:
+    """Loopback URLs never go through an http(s)_proxy (Go's net/http, hence kubectl, behaves so)."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost" or host.startswith("127.") or host == "::1":
+        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    return urllib.request.build_opener()
+
+
+def read_url(url: str, *, attempts: int = URL_ATTEMPTS, pause: float = URL_RETRY_PAUSE,
+             timeout: float = URL_TIMEOUT) -> str:
+    """The body of an http(s) URL, as kubectl reads `-f URL`: up to `attempts` tries, retrying only
+    connection failures and 5xx answers; any other status fails at once. ManifestError names the URL."""
+    problem = ""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(pause)
+        try:
+            with _opener(url).open(url, timeout=timeout) as resp:
+                body = resp.read()
+        except urllib.error.HTTPError as e:
+            problem = f", server reported {e.code} {e.reason}, status code={e.code}"
+            if not 500 <= e.code < 600:
+                break
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            reason = e.reason if isinstance(e, urllib.error.URLError) else e
+            problem = f": {reason.strerror if isinstance(reason, OSError) and reason.strerror else reason}"
+        else:
+            try:
+                return body.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ManifestError(f'error reading "{url}": {e}') from None
+    raise ManifestError(f'unable to read URL "{url}"{problem}')
 
 
 def _read(path: str) -> str:

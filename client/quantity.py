@@ -2,6 +2,7 @@
 
     parse_quantity("500m")   # Fraction(1, 2)        ValueError when malformed
     milli_value("500m")      # 500    (cpu in millicores)
+    qos_class(pod.spec)      # "Burstable"  (Kubernetes' GetPodQOS over containers and init containers)
     int_value("128Mi")       # 134217728 (memory in bytes, pods as a count)
 
 The grammar is k8s.io/apimachinery's resource.Quantity: a signed decimal number (`1`, `1.5`, `.5`,
@@ -12,9 +13,8 @@ exponent. Values are exact Fractions, so sums and comparisons never round.
 Rounding as Kubernetes' `Quantity.MilliValue()` / `Value()`: up (towards +infinity), so `0.1m` of cpu
 is 1 millicore and `1.5` bytes is 2 bytes. A request never shrinks when it is made whole.
 
-Other parsers of the same grammar exist and predate this module: `apiserver/names.parse_quantity`
-(same result type), `cli/quantity.parse` (keeps the suffix family for printing) and the codec's
-validating regex `client/codec._QUANTITY_RE`. New code should import this one.
+The one parser of this grammar: the apiserver's validators, `cli/quantity.py` (which keeps the
+suffix family for printing) and the scheduler use it; `client/codec.py` only checks the form.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import math
 import re
 from fractions import Fraction
 
-__all__ = ["int_value", "milli_value", "parse_quantity"]
+__all__ = ["int_value", "milli_value", "parse_quantity", "qos_class"]
 
 _FORM = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]))?")
 _SCALE = {
@@ -61,3 +61,33 @@ def milli_value(text: str) -> int:
 def int_value(text: str) -> int:
     """The quantity as a whole number, rounded up: memory "128Mi" -> 134217728, "1k" -> 1000."""
     return math.ceil(parse_quantity(text))
+
+
+def qos_class(spec) -> str:
+    """Kubernetes' GetPodQOS: Guaranteed, Burstable or BestEffort, from cpu and memory only."""
+    requests: dict[str, Fraction] = {}
+    limits: dict[str, Fraction] = {}
+    guaranteed = True
+    for c in list(spec.containers) + list(spec.init_containers):
+        for name, q in c.resources.requests.items():
+            if name in ("cpu", "memory") and _positive(q.value):
+                requests[name] = requests.get(name, 0) + parse_quantity(q.value)
+        found = set()
+        for name, q in c.resources.limits.items():
+            if name in ("cpu", "memory") and _positive(q.value):
+                found.add(name)
+                limits[name] = limits.get(name, 0) + parse_quantity(q.value)
+        if found != {"cpu", "memory"}:
+            guaranteed = False
+    if not requests and not limits:
+        return "BestEffort"
+    if guaranteed and all(limits.get(n) == v for n, v in requests.items()) and len(requests) == len(limits):
+        return "Guaranteed"
+    return "Burstable"
+
+
+def _positive(text: str) -> bool:
+    try:
+        return parse_quantity(text) > 0
+    except ValueError:
+        return False

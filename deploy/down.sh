@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops what deploy/up.sh started (by the pids it recorded): SIGTERM, then SIGKILL after 10 s.
 #   ./deploy/down.sh [--state-dir DIR] [--purge]   (--purge also deletes the cluster's data)
+# The client config (context "skiff-local") is left as it is: the next up.sh serves the same address.
 set -euo pipefail
 state=${SKIFF_STATE_DIR:-$HOME/.skiff}
 purge=0
@@ -9,7 +10,7 @@ while [ $# -gt 0 ]; do
     --state-dir) state=${2:?--state-dir needs a directory}; shift 2 ;;
     --state-dir=*) state=${1#*=}; shift ;;
     --purge) purge=1; shift ;;
-    -h|--help) sed -n '2,3p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
     *) echo "down.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts a local Skiff cluster. So far: the 3-member store (etcd-compatible) and an apiserver, on loopback.
 #   ./deploy/up.sh [--state-dir DIR]      (default ~/.skiff; SKIFF_STATE_DIR also works)
-# Stop it with ./deploy/down.sh (same --state-dir).
+# Stop it with ./deploy/down.sh (same --state-dir). Writes the client config ($SKIFFCONFIG, else ~/.skiff/config).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 state=${SKIFF_STATE_DIR:-$HOME/.skiff}
@@ -102,4 +102,17 @@ while time.monotonic() < deadline:
 else:
     sys.exit(f"the apiserver is not serving after 60 s: see {state}/log/apiserver.log")
 PY
-echo "apiserver ready. Try: .venv/bin/skiff --server 127.0.0.1:6443 apply -f examples/"
+
+# The client config: add (or update) the cluster and context "skiff-local" and make it current, keeping
+# every other context in the file, so that plain `skiff get pods` reaches this cluster.
+config=${SKIFFCONFIG:-$HOME/.skiff/config}
+if ! out=$( (cd "$root" && export SKIFFCONFIG="$config" &&
+    "$py" -m cli config set-cluster skiff-local --server=127.0.0.1:6443 &&
+    "$py" -m cli config set-context skiff-local --cluster=skiff-local &&
+    "$py" -m cli config use-context skiff-local) 2>&1); then
+  echo "$out" >&2
+  echo "up.sh: the cluster is running, but the client config $config could not be written: fix it, then run up.sh again" >&2
+  exit 1
+fi
+echo "wrote context \"skiff-local\" to $config (now the current context; other contexts kept)"
+echo "apiserver ready. Try: .venv/bin/skiff apply -f examples/"

@@ -85,6 +85,16 @@ class ApiStub:
                 request_serializer=skiffpb_dot_api_dot_v1_dot_api__pb2.UpdateScaleRequest.SerializeToString,
                 response_deserializer=skiffpb_dot_k8s_dot_apps_dot_v1_dot_apps__pb2.Scale.FromString,
                 _registered_method=True)
+        self.Version = channel.unary_unary(
+                '/skiff.api.v1.Api/Version',
+                request_serializer=skiffpb_dot_api_dot_v1_dot_api__pb2.VersionRequest.SerializeToString,
+                response_deserializer=skiffpb_dot_api_dot_v1_dot_api__pb2.VersionInfo.FromString,
+                _registered_method=True)
+        self.ClusterInfo = channel.unary_unary(
+                '/skiff.api.v1.Api/ClusterInfo',
+                request_serializer=skiffpb_dot_api_dot_v1_dot_api__pb2.ClusterInfoRequest.SerializeToString,
+                response_deserializer=skiffpb_dot_api_dot_v1_dot_api__pb2.ClusterInfoResponse.FromString,
+                _registered_method=True)
 
 
 class ApiServicer:
@@ -151,6 +161,20 @@ class ApiServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Version(self, request, context):
+        """The apiserver's build, as Kubernetes' GET /version answers it (`skiff version`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClusterInfo(self, request, context):
+        """What `skiff cluster-info` shows about the control plane behind this apiserver.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ApiServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -203,6 +227,16 @@ def add_ApiServicer_to_server(servicer, server):
                     servicer.UpdateScale,
                     request_deserializer=skiffpb_dot_api_dot_v1_dot_api__pb2.UpdateScaleRequest.FromString,
                     response_serializer=skiffpb_dot_k8s_dot_apps_dot_v1_dot_apps__pb2.Scale.SerializeToString,
+            ),
+            'Version': grpc.unary_unary_rpc_method_handler(
+                    servicer.Version,
+                    request_deserializer=skiffpb_dot_api_dot_v1_dot_api__pb2.VersionRequest.FromString,
+                    response_serializer=skiffpb_dot_api_dot_v1_dot_api__pb2.VersionInfo.SerializeToString,
+            ),
+            'ClusterInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClusterInfo,
+                    request_deserializer=skiffpb_dot_api_dot_v1_dot_api__pb2.ClusterInfoRequest.FromString,
+                    response_serializer=skiffpb_dot_api_dot_v1_dot_api__pb2.ClusterInfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -475,6 +509,60 @@ class Api:
             '/skiff.api.v1.Api/UpdateScale',
             skiffpb_dot_api_dot_v1_dot_api__pb2.UpdateScaleRequest.SerializeToString,
             skiffpb_dot_k8s_dot_apps_dot_v1_dot_apps__pb2.Scale.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Version(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skiff.api.v1.Api/Version',
+            skiffpb_dot_api_dot_v1_dot_api__pb2.VersionRequest.SerializeToString,
+            skiffpb_dot_api_dot_v1_dot_api__pb2.VersionInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClusterInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skiff.api.v1.Api/ClusterInfo',
+            skiffpb_dot_api_dot_v1_dot_api__pb2.ClusterInfoRequest.SerializeToString,
+            skiffpb_dot_api_dot_v1_dot_api__pb2.ClusterInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -414,7 +414,9 @@ def test_split_command_keeps_global_flags_anywhere():
     pytest.param([], 0, "out", "Commands:", id="no-command"),
     pytest.param(["get"], 1, "err", "error: You must specify the type of resource to get.", id="get-no-type"),
     pytest.param(["get", "pods", "--bogus"], 1, "err", "error: unrecognized arguments: --bogus", id="bad-flag"),
-    pytest.param(["get", "pods", "-o", "xml"], 1, "err", "error: argument -o/--output: invalid choice", id="bad-output"),
+    pytest.param(["get", "pods", "-o", "xml"], 1, "err",
+                 'error: unable to match a printer suitable for the output format "xml", allowed formats are: '
+                 "json,jsonpath,jsonpath-as-json,jsonpath-file,name,wide,yaml", id="bad-output"),
     pytest.param(["frob"], 1, "err", 'error: unknown command "frob" for "skiff"', id="bad-command"),
     pytest.param(["scale", "deploy", "web"], 1, "err", 'error: required flag(s) "replicas" not set',
                  id="scale-no-replicas"),
