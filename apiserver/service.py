@@ -24,7 +24,7 @@ from apiserver.admission import Allocator
 from apiserver.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
 from apiserver.storage import Storage, parse_rv
 from apiserver.watchcache import WatchCache
-from client import buildinfo, kinds
+from client import binding, buildinfo, kinds
 from client.codec import DecodeError, from_dict, to_dict
 from client.errors import STATUS_KEY
 from client.kinds import Kind
@@ -399,6 +399,26 @@ class ApiService(api_pb2_grpc.ApiServicer):
     async def ClusterInfo(self, request, context):
         """The store endpoints behind this apiserver, for `skiff cluster-info`."""
         return api_pb2.ClusterInfoResponse(etcd_servers=list(self.etcd_servers))
+
+    @_guard
+    async def Bind(self, request, context):
+        """pods/binding, as Kubernetes' scheduler uses it: sets spec.nodeName of a pod that has none
+        and marks it PodScheduled. The read-modify-write is guarded by the pod's resourceVersion, so
+        of two schedulers binding one pod exactly one wins; the other gets a Conflict."""
+        b = request.binding
+        ns, name = b.metadata.namespace or "default", b.metadata.name
+        problems = binding.problems(b)
+        if problems:
+            raise errors.invalid("Binding", "", name, problems)
+        pods = kinds.by_resource("pods")
+
+        def assign(pod: Message) -> Message:
+            why = binding.refusal(pod, b)
+            if why:
+                raise errors.Conflict(binding.conflict_message(name, why), name=name)
+            binding.assign(pod, b.target.name, now_rfc3339())
+            return pod
+        return kinds.wrap(await self.storage.guaranteed_update(pods, ns, name, assign))
 
     @_guard
     async def GetScale(self, request, context):

@@ -51,7 +51,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Sequence, 
 import grpc
 from google.protobuf.message import Message
 
-from client import kinds
+from client import binding, kinds
 from client.codec import to_dict
 from client.errors import (  # noqa: F401 - re-exported
     STATUS_KEY, AlreadyExists, ApiError, Backoff, BadRequest, Conflict, Forbidden, Gone, Invalid,
@@ -320,6 +320,13 @@ class ApiClient:
             req.grace_period_seconds = grace_period_seconds
         safe = retry_safe("delete", guarded=_guarded_delete(precondition_uid, precondition_resource_version))
         return await self._unary("delete", "Delete", req, safe=safe, timeout=timeout)
+
+    async def bind(self, namespace: str, name: str, node: str, *, uid: str = "",
+                   timeout: float | None = None) -> Message:
+        """pods/binding: assign the unbound pod to `node` (Conflict if bound already, being deleted,
+        or its uid is not `uid`); the bound pod. Not retried: a lost answer shows as that Conflict."""
+        req = api_pb2.BindRequest(binding=binding.make(namespace or "default", name, node, uid))
+        return kinds.unwrap(await self._unary("bind", "Bind", req, safe=False, timeout=timeout))
 
     async def get_scale(self, kind: KindRef, namespace: str, name: str, *,
                         timeout: float | None = None) -> apps_pb2.Scale:

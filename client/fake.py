@@ -25,11 +25,12 @@ import collections
 import itertools
 import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, AsyncIterator
 
 from google.protobuf.message import Message
 
-from client import kinds
+from client import binding, kinds
 from client.api import (
     JSON_PATCH, KindRef, WatchEvent, kind_of, patch_bytes,
 )
@@ -367,6 +368,19 @@ class FakeApi:
         resp.status.status, resp.status.code = "Success", 200
         return resp
 
+    async def bind(self, namespace: str, name: str, node: str, *, uid: str = "", **_: Any) -> Message:
+        """pods/binding with the apiserver's rules (client/binding.py)."""
+        k = kinds.by_resource("pods")
+        ns = self._ns(k, namespace)
+        self._begin("bind", k, ns, name)
+        old = self._stored(k, ns, name)
+        why = binding.refusal(old, binding.make(ns, name, node, uid))
+        if why:
+            raise Conflict(binding.conflict_message(name, why), reason="Conflict", code=409)
+        new = _copy(old)
+        binding.assign(new, node, _now())
+        return _copy(self._store(k, new, "MODIFIED", old))
+
     async def get_scale(self, kind: KindRef, namespace: str, name: str, **_: Any) -> apps_pb2.Scale:
         k = self._scalable(kind)
         ns = self._ns(k, namespace)
@@ -479,3 +493,7 @@ def _json_patch(target: Any, ops: Any) -> Any:
         else:
             raise ValueError(f"unsupported JSON patch operation {op['op']!r}")
     return doc
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -335,3 +335,60 @@ def test_selectors_bookmarks_and_terminating_namespaces(control_plane):
                                                    "metadata": {"name": "late", "namespace": "doomed"}})))
     assert ei.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "because it is being terminated" in ei.value.details()
+
+
+def test_binding_assigns_an_unbound_pod_once_even_with_two_schedulers(control_plane):
+    """pods/binding sets nodeName and PodScheduled=True; a second bind, a wrong uid and a pod being
+    deleted are Conflicts with Kubernetes' texts; racing binds through two apiservers: exactly one wins."""
+    a, b = (stub(api) for api in control_plane.apiservers[:2])
+
+    def pod(name: str) -> api_pb2.Object:
+        return obj({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+                    "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+
+    def bind(s, name: str, node: str, uid: str = "") -> api_pb2.Object:
+        req = api_pb2.BindRequest()
+        req.binding.metadata.namespace, req.binding.metadata.name = "default", name
+        if uid:
+            req.binding.metadata.uid = uid
+        req.binding.target.kind, req.binding.target.name = "Node", node
+        return s.Bind(req, timeout=10)
+
+    created = a.Create(api_pb2.CreateRequest(object=pod("bind-me")), timeout=10).pod
+    bound = bind(a, "bind-me", "n1", uid=created.metadata.uid).pod
+    assert bound.spec.node_name == "n1"
+    assert [(c.type, c.status) for c in bound.status.conditions if c.type == "PodScheduled"] == [("PodScheduled", "True")]
+    with pytest.raises(grpc.RpcError) as again:
+        bind(b, "bind-me", "n2")
+    assert again.value.code() == grpc.StatusCode.ABORTED
+    assert again.value.details() == ('Operation cannot be fulfilled on pods/binding "bind-me": pod bind-me is '
+                                     'already assigned to node "n1"')
+    a.Create(api_pb2.CreateRequest(object=pod("wrong-uid")), timeout=10)
+    with pytest.raises(grpc.RpcError) as wrong:
+        bind(b, "wrong-uid", "n1", uid="not-its-uid")
+    assert "Precondition failed: UID in precondition: not-its-uid" in wrong.value.details()
+    with pytest.raises(grpc.RpcError) as invalid:
+        bind(a, "wrong-uid", "")
+    assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "target.name: Required value" in \
+        invalid.value.details()
+    assert a.Get(api_pb2.GetRequest(resource="pods", namespace="default", name="wrong-uid"),
+                 timeout=10).pod.spec.node_name == ""
+
+    names = [f"race-{i}" for i in range(10)]
+    for n in names:
+        a.Create(api_pb2.CreateRequest(object=pod(n)), timeout=10)
+
+    def attempt(args):
+        s, name, node = args
+        try:
+            return bind(s, name, node).pod.spec.node_name
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.ABORTED, e
+            return None
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(attempt, [(s, n, node) for n in names for s, node in ((a, "n1"), (b, "n2"))]))
+    for i, n in enumerate(names):
+        winners = [r for r in results[2 * i:2 * i + 2] if r is not None]
+        assert len(winners) == 1, (n, results[2 * i:2 * i + 2])
+        stored = a.Get(api_pb2.GetRequest(resource="pods", namespace="default", name=n), timeout=10).pod
+        assert stored.spec.node_name == winners[0]

@@ -85,6 +85,11 @@ class ApiStub:
                 request_serializer=skiffpb_dot_api_dot_v1_dot_api__pb2.UpdateScaleRequest.SerializeToString,
                 response_deserializer=skiffpb_dot_k8s_dot_apps_dot_v1_dot_apps__pb2.Scale.FromString,
                 _registered_method=True)
+        self.Bind = channel.unary_unary(
+                '/skiff.api.v1.Api/Bind',
+                request_serializer=skiffpb_dot_api_dot_v1_dot_api__pb2.BindRequest.SerializeToString,
+                response_deserializer=skiffpb_dot_api_dot_v1_dot_api__pb2.Object.FromString,
+                _registered_method=True)
         self.Version = channel.unary_unary(
                 '/skiff.api.v1.Api/Version',
                 request_serializer=skiffpb_dot_api_dot_v1_dot_api__pb2.VersionRequest.SerializeToString,
@@ -161,6 +166,14 @@ class ApiServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Bind(self, request, context):
+        """pods/binding: sets spec.nodeName of an unbound pod (Conflict if it is bound already, being
+        deleted, or its uid differs from binding.metadata.uid); returns the bound pod.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Version(self, request, context):
         """The apiserver's build, as Kubernetes' GET /version answers it (`skiff version`).
         """
@@ -227,6 +240,11 @@ def add_ApiServicer_to_server(servicer, server):
                     servicer.UpdateScale,
                     request_deserializer=skiffpb_dot_api_dot_v1_dot_api__pb2.UpdateScaleRequest.FromString,
                     response_serializer=skiffpb_dot_k8s_dot_apps_dot_v1_dot_apps__pb2.Scale.SerializeToString,
+            ),
+            'Bind': grpc.unary_unary_rpc_method_handler(
+                    servicer.Bind,
+                    request_deserializer=skiffpb_dot_api_dot_v1_dot_api__pb2.BindRequest.FromString,
+                    response_serializer=skiffpb_dot_api_dot_v1_dot_api__pb2.Object.SerializeToString,
             ),
             'Version': grpc.unary_unary_rpc_method_handler(
                     servicer.Version,
@@ -509,6 +527,33 @@ class Api:
             '/skiff.api.v1.Api/UpdateScale',
             skiffpb_dot_api_dot_v1_dot_api__pb2.UpdateScaleRequest.SerializeToString,
             skiffpb_dot_k8s_dot_apps_dot_v1_dot_apps__pb2.Scale.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Bind(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skiff.api.v1.Api/Bind',
+            skiffpb_dot_api_dot_v1_dot_api__pb2.BindRequest.SerializeToString,
+            skiffpb_dot_api_dot_v1_dot_api__pb2.Object.FromString,
             options,
             channel_credentials,
             insecure,

@@ -237,3 +237,17 @@ async def test_scale_subresource():
         await api.update_scale("deployments", "default", "web", 1, resource_version=s.metadata.resource_version)
     with pytest.raises(NotFound):
         await api.get_scale("pods", "default", "x")
+
+
+async def test_bind_follows_the_apiservers_rules():
+    api = FakeApi()
+    created = await api.create(pod("p"))
+    bound = await api.bind("default", "p", "n1", uid=created.metadata.uid)
+    assert bound.spec.node_name == "n1"
+    assert [(c.type, c.status) for c in bound.status.conditions] == [("PodScheduled", "True")]
+    with pytest.raises(Conflict, match='pod p is already assigned to node "n1"'):
+        await api.bind("default", "p", "n2")
+    await api.create(pod("q"))
+    with pytest.raises(Conflict, match="Precondition failed: UID in precondition: other"):
+        await api.bind("default", "q", "n1", uid="other")
+    assert (await api.get("pods", "default", "q")).spec.node_name == ""
