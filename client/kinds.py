@@ -114,6 +114,14 @@ def unwrap(obj: api_pb2.Object) -> Message:
     return getattr(obj, kind_of(obj).oneof_field)
 
 
+def of_message(msg: Message) -> Kind:
+    """The Kind of a typed message (a Pod -> pods)."""
+    for k in KINDS:
+        if isinstance(msg, k.message):
+            return k
+    raise UnknownKind(f"not a Skiff kind: {type(msg).__name__}")
+
+
 def wrap(msg: Message) -> api_pb2.Object:
     """An api.v1.Object carrying `msg` (copied)."""
     out = api_pb2.Object()
