@@ -194,13 +194,18 @@ def _keep_allocations(new, old) -> None:
             new.health_check_node_port = old.health_check_node_port
 
 
+STATUS_WRITES_ANNOTATIONS = ("deployments", "replicasets")
+
+
 def prepare_status_update(kind: Kind, new, old) -> None:
     """A status-subresource write: everything of `old` but the status of `new`.
 
     spec and metadata come from `old` (so a status writer never clobbers a spec writer, and
     generation does not move); the request's resourceVersion is kept for the service's
-    optimistic-concurrency check. Kubernetes lets some status writes touch labels and
-    annotations; Skiff does not.
+    optimistic-concurrency check. As in Kubernetes, a status write to a Deployment or ReplicaSet
+    may also set annotations: the deployment controller records `deployment.kubernetes.io/revision`
+    that way without moving generation (a spec update would, annotations being part of what a
+    Deployment copies to its ReplicaSets).
     """
     if not kind.has_status:
         raise ValueError(f"{kind.group_resource} has no status subresource")
@@ -208,7 +213,11 @@ def prepare_status_update(kind: Kind, new, old) -> None:
     status.CopyFrom(new.status)
     has_status = new.HasField("status")
     rv = new.metadata.resource_version if new.metadata.HasField("resource_version") else None
+    annotations = dict(new.metadata.annotations) if kind.resource in STATUS_WRITES_ANNOTATIONS else None
     new.CopyFrom(old)
+    if annotations is not None:
+        new.metadata.ClearField("annotations")
+        new.metadata.annotations.update(annotations)
     new.ClearField("status")
     if has_status:
         new.status.CopyFrom(status)

@@ -720,6 +720,22 @@ def test_status_update_keeps_spec_and_metadata():
     assert to_dict(new.status) == {"observedGeneration": 1, "replicas": 3, "readyReplicas": 2, "availableReplicas": 2}
 
 
+def test_status_update_of_a_deployment_may_set_annotations_but_not_labels():
+    """As in Kubernetes, the deployment controller records its revision annotation with a status write:
+    annotations are taken, labels and generation are not."""
+    kind, old = created(NGINX_DEPLOYMENT)
+    _, new = decode(variant(NGINX_DEPLOYMENT, {"metadata.labels": {"app": "hijack"},
+                                               "metadata.annotations": {"deployment.kubernetes.io/revision": "2"},
+                                               "status": {"observedGeneration": 1}}))
+    strategy.prepare_status_update(kind, new, old)
+    assert dict(new.metadata.annotations) == {"deployment.kubernetes.io/revision": "2"}
+    assert new.metadata.labels == old.metadata.labels and new.metadata.generation == old.metadata.generation
+    kind, old = created(POD)
+    _, new = decode(variant(POD, {"metadata.annotations": {"note": "x"}, "status": {"phase": "Running"}}))
+    strategy.prepare_status_update(kind, new, old)
+    assert new.metadata == old.metadata, "a pod's status write keeps its metadata"
+
+
 def test_status_update_is_validated():
     """Status counts are checked as Kubernetes does: ready replicas cannot exceed replicas."""
     kind, old = created(NGINX_DEPLOYMENT)
