@@ -16,6 +16,7 @@ from cli import commands
 from cli import config as skiffconfig
 from cli import describe, info
 from cli import create, edit, expose, metadata_cmds, record
+from cli import node_cmds, rollout, set_cmd
 from cli.api import DEFAULT_SERVER, DEFAULT_TIMEOUT, ServerError, Unreachable
 from cli.commands import Context, UsageError
 
@@ -40,6 +41,11 @@ Commands:
   label    Update the labels on a resource
   annotate Update the annotations on a resource
   expose   Take a deployment, replica set, pod or service and expose it as a new Service
+  rollout  Manage the rollout of a deployment: status, history, undo, pause, resume, restart
+  set      Set features of objects: set image updates the images of containers
+  cordon   Mark nodes as unschedulable
+  uncordon Mark nodes as schedulable
+  drain    Drain a node in preparation for maintenance
 
 The server is --server HOST:PORT, else $SKIFF_SERVER, else the cluster of the current context in
 $SKIFFCONFIG or ~/.skiff/config (--context NAME picks another), else 127.0.0.1:6443; several
@@ -207,6 +213,8 @@ Examples:
         module.add_parsers(subs, _Parser, _global_flags)
     for module in (create, edit, metadata_cmds, expose):   # the mutating verbs
         module.add_parsers(subs, _Parser, _global_flags)
+    for module in (rollout, set_cmd, node_cmds):   # rollouts and node maintenance
+        module.add_parsers(subs, _Parser, _global_flags)
     return top, subs
 
 
@@ -236,6 +244,8 @@ RUNNERS.update({"describe": describe.run_describe, "config": skiffconfig.run_con
                 "cluster-info": info.run_cluster_info, "api-resources": info.run_api_resources})
 RUNNERS.update({"create": create.run_create, "edit": edit.run_edit, "label": metadata_cmds.run_label,
                 "annotate": metadata_cmds.run_annotate, "expose": expose.run_expose})
+RUNNERS.update({"rollout": rollout.run_rollout, "set": set_cmd.run_set, "cordon": node_cmds.run_cordon,
+                "uncordon": node_cmds.run_uncordon, "drain": node_cmds.run_drain})
 
 
 def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None,
