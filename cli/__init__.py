@@ -12,11 +12,15 @@
     skiff describe TYPE NAME | TYPE/NAME... | TYPE [-l SEL] [-A]
     skiff config view|get-contexts|current-context|use-context|set-context|set-cluster|delete-context ...
     skiff version [--client] [--short] [-o json|yaml] | cluster-info | api-resources [-o wide|name]
+    skiff rollout status|history|undo|pause|resume|restart deployment/NAME [--to-revision=N]
+    skiff set image deployment/NAME CONTAINER=IMAGE... [--record]
+    skiff cordon|uncordon NODE | drain NODE [--force] [--ignore-daemonsets] [--grace-period=N] [--timeout=D]
 
 The mutating verbs live one per module (`create`, `metadata_cmds` for label/annotate, `edit`,
 `expose`), each with its pure builders beside its runner; `outcome` prints their result lines
 (`deployment.apps/web created (dry run)`) and reads --dry-run; `record` renders --record's
-change-cause annotation (apply, create, scale, edit, label, annotate, expose).
+change-cause annotation (apply, create, scale, edit, label, annotate, expose, set image). `rollout`,
+`set_cmd` (set image) and `node_cmds` (cordon, uncordon, drain) are the workload and node verbs.
 
 Shape (STYLE.md §1): the deciding parts are pure and unit-tested: `manifests` (files -> decoded,
 validated objects, errors naming file and field path), `merge` (apply's three-way merge and its

@@ -27,25 +27,25 @@ DESCRIPTION = """\
 skiff controls a Skiff cluster through its apiserver, as kubectl controls Kubernetes.
 
 Commands:
-  apply    Apply a configuration to a resource by file name or stdin
-  get      Display one or many resources
-  scale    Set a new size for a deployment or replica set
-  delete   Delete resources by file names, stdin, resources and names, or by label selector
-  describe Show details of a specific resource or group of resources
-  config   Modify the client config (contexts, clusters, namespaces)
-  version  Print the client and server version information
+  create         Create a resource from a file or stdin, or a namespace or deployment from flags
+  apply          Apply a configuration to a resource by file name or stdin
+  get            Display one or many resources
+  edit           Edit a resource on the server in your editor
+  delete         Delete resources by file names, stdin, resources and names, or by label selector
+  describe       Show details of a specific resource or group of resources
+  label          Update the labels on a resource
+  annotate       Update the annotations on a resource
+  expose         Take a deployment, replica set, pod or service and expose it as a new Service
+  scale          Set a new size for a deployment or replica set
+  set            Set features of objects: set image updates the images of containers
+  rollout        Manage the rollout of a deployment: status, history, undo, pause, resume, restart
+  cordon         Mark nodes as unschedulable
+  uncordon       Mark nodes as schedulable
+  drain          Drain a node in preparation for maintenance
+  config         Modify the client config (contexts, clusters, namespaces)
+  version        Print the client and server version information
   cluster-info   Display the addresses of the control plane and the store
   api-resources  Print the supported API resources
-  create   Create a resource from a file or stdin, or a namespace or deployment from flags
-  edit     Edit a resource on the server in your editor
-  label    Update the labels on a resource
-  annotate Update the annotations on a resource
-  expose   Take a deployment, replica set, pod or service and expose it as a new Service
-  rollout  Manage the rollout of a deployment: status, history, undo, pause, resume, restart
-  set      Set features of objects: set image updates the images of containers
-  cordon   Mark nodes as unschedulable
-  uncordon Mark nodes as schedulable
-  drain    Drain a node in preparation for maintenance
 
 The server is --server HOST:PORT, else $SKIFF_SERVER, else the cluster of the current context in
 $SKIFFCONFIG or ~/.skiff/config (--context NAME picks another), else 127.0.0.1:6443; several

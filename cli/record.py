@@ -10,7 +10,7 @@ under its long name with `=value`; a boolean flag reads `=true`. So
 
 The program is always called `skiff` (kubectl uses argv[0]'s base name; `python -m cli` would read
 `__main__.py`). A command line that does not parse records nothing, as in kubectl. Which commands
-honour --record, as in kubectl 1.20: apply, create, scale, edit, label, annotate, expose. apply and
+honour --record, as in kubectl 1.20: apply, create, scale, edit, label, annotate, expose, set image. apply and
 create put the annotation into the object they send (so apply's last-applied record carries it too);
 scale, which writes through the scale subresource, merge-patches it onto the object afterwards.
 `--record=false` (or no flag) records nothing; kubectl's help promises to update an existing
