@@ -9,7 +9,9 @@ clobber each other; nothing half-written on a refused request.
 
 Modules: app (flags, wiring), service (the gRPC verbs), storage (key layout, guarded writes),
 watchcache (one store watch per resource, fanned out), admission (ClusterIP/NodePort allocation),
-gc (ownerReference cascading deletion), strategy (defaulting, validation: defaults, validation,
-metavalidation, podvalidation, schedulingvalidation, names, fielderrors), patch (merge, JSON and
-strategic merge patches), errors (Kubernetes' Status errors).
+strategy (defaulting, validation: defaults, validation, metavalidation, podvalidation,
+schedulingvalidation, names, fielderrors), patch (merge, JSON and strategic merge patches), errors
+(Kubernetes' Status errors). Cascading deletion and namespace emptying are the controller
+manager's (controller/garbagecollector, controller/namespace): the apiserver only sets the
+finalizers they remove.
 """

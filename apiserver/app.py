@@ -15,7 +15,6 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from apiserver import errors
 from apiserver.admission import Allocator
-from apiserver.gc import Collector
 from apiserver.service import ApiService, add_to_server
 from apiserver.storage import Storage
 from apiserver.watchcache import WatchCache
@@ -129,10 +128,7 @@ async def run(cfg: Config) -> None:
     metrics = Metrics()
     service = ApiService(storage, caches, Allocator(store, cfg.service_cidr, cfg.node_ports), metrics=metrics)
     service.etcd_servers = cfg.etcd_servers
-    collector = Collector(service, caches)
-    service.collector = collector
     tasks = [asyncio.ensure_future(c.run()) for c in caches.values()]
-    tasks.append(asyncio.ensure_future(collector.run()))
 
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 4 * 1024 * 1024),
                                       ("grpc.keepalive_permit_without_calls", 1),

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 import grpc
 from google.protobuf.message import Message
 
-from apiserver import errors, gc, strategy
+from apiserver import errors, strategy
 from apiserver.admission import Allocator
 from apiserver.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
 from apiserver.storage import Storage, parse_rv
@@ -103,12 +103,10 @@ def _copy(msg: Message) -> Message:
 
 
 class ApiService(api_pb2_grpc.ApiServicer):
-    def __init__(self, storage: Storage, caches: dict[str, WatchCache], allocator: Allocator,
-                 collector: "gc.Collector | None" = None, metrics=None):
+    def __init__(self, storage: Storage, caches: dict[str, WatchCache], allocator: Allocator, metrics=None):
         self.storage = storage
         self.caches = caches
         self.allocator = allocator
-        self.collector = collector
         self.metrics = metrics
         self.etcd_servers: tuple[str, ...] = ()   # set by app.run; what ClusterInfo reports
         self.open_watches = 0
@@ -251,7 +249,10 @@ class ApiService(api_pb2_grpc.ApiServicer):
             raise errors.NotFound(f"the server could not find the requested resource ({kind.resource}/status)")
         return kinds.wrap(await self.update(kind, obj, status=True, dry_run=request.dry_run))
 
-    async def update(self, kind: Kind, obj: Message, *, status: bool, dry_run: bool = False) -> Message:
+    async def update(self, kind: Kind, obj: Message, *, status: bool, finalize: bool = False,
+                     dry_run: bool = False) -> Message:
+        """An update (`status`: of the status subresource; `finalize`: of a Namespace's finalize
+        subresource, which alone may change its spec.finalizers)."""
         await self._check_namespace(kind, obj, creating=False)
         if not obj.metadata.name:
             raise errors.invalid(kind.kind, kind.group, "", [("metadata.name", "Required value: name is required")])
@@ -262,8 +263,12 @@ class ApiService(api_pb2_grpc.ApiServicer):
         if status:
             strategy.prepare_status_update(kind, obj, old)
         else:
+            wanted = list(obj.spec.finalizers) if finalize else None
             strategy.default(kind, obj)
             strategy.prepare_update(kind, obj, old)
+            if wanted is not None:
+                del obj.spec.finalizers[:]
+                obj.spec.finalizers.extend(wanted)
         self._validate(kind, obj, old)
         if dry_run:
             return obj
@@ -282,7 +287,10 @@ class ApiService(api_pb2_grpc.ApiServicer):
             patch_doc = json.loads(request.patch or b"null")
         except ValueError as e:
             raise errors.BadRequest(f"error decoding patch: {e}") from None
-        if request.subresource not in ("", "status"):
+        # namespaces/finalize: the one way to change a Namespace's spec.finalizers (the namespace
+        # controller removes `kubernetes` once the namespace is empty), as in Kubernetes.
+        finalize = request.subresource == "finalize" and kind.resource == "namespaces"
+        if request.subresource not in ("", "status") and not finalize:
             raise errors.NotFound(f"the server could not find the requested resource "
                                   f"({kind.resource}/{request.subresource})")
         ns = request.namespace or ("default" if kind.namespaced else "")
@@ -308,7 +316,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
             new.metadata.resource_version = current.metadata.resource_version
             try:
                 return kinds.wrap(await self.update(kind, new, status=request.subresource == "status",
-                                                    dry_run=request.dry_run))
+                                                    finalize=finalize, dry_run=request.dry_run))
             except errors.Conflict:
                 continue  # someone wrote between our read and write: patch the fresh object
         raise errors.conflict(kind.group_resource, request.name)
@@ -369,15 +377,11 @@ class ApiService(api_pb2_grpc.ApiServicer):
             new.metadata.finalizers.extend(finalizers)
             if not dry_run:
                 new = await self.storage.update(kind, new, rv)
-                if self.collector is not None:
-                    self.collector.poke()
             resp.object.CopyFrom(kinds.wrap(new))
             return resp
         if not dry_run:
             await self.storage.delete(kind, obj.metadata.namespace, obj.metadata.name, rv)
             await self.allocator.release(kind, obj)
-            if self.collector is not None:
-                self.collector.poke()
         resp.object.CopyFrom(kinds.wrap(obj))
         resp.status.CopyFrom(errors.ApiError("").status())
         resp.status.status, resp.status.code = "Success", 200

@@ -14,9 +14,13 @@ NotFound/AlreadyExists with Kubernetes' messages; `update` keeps the stored stat
 (metadata.name, metadata.namespace, spec.nodeName, status.phase where the kind has them); watches
 from a resourceVersion replayed from a bounded history (`history` events; Gone when older); an
 object that stops (starts) matching a watch's selectors is sent as DELETED (ADDED).
-Deliberate simplifications: no validation or defaulting; delete removes at once unless the object
-has finalizers (then it gets a deletionTimestamp); strategic merge patch is applied as a JSON merge
-patch; JSON patch supports add/replace/remove/test on object members only.
+Deliberate simplifications: no validation or defaulting; delete removes at once (no grace period)
+unless the object has finalizers: then it gets a deletionTimestamp and goes when an update removes
+the last one. As in the apiserver, propagationPolicy Foreground and Orphan add the
+`foregroundDeletion` and `orphan` finalizers, and a Namespace's spec.finalizers count too (a
+deleted one goes Terminating; only the `finalize` patch subresource changes them). Strategic merge
+patch is applied as a JSON merge patch; JSON patch supports add/replace/remove/test on object
+members only.
 """
 from __future__ import annotations
 
@@ -64,6 +68,11 @@ def object_fields(kind: Kind, obj: Message) -> dict[str, str]:
         if sub is not None and field in sub.DESCRIPTOR.fields_by_name:
             out[path] = getattr(sub, field)
     return out
+
+
+def _pending_finalizers(kind: Kind, obj: Message) -> bool:
+    """Finalizers still to run: metadata.finalizers, and a Namespace's spec.finalizers."""
+    return bool(obj.metadata.finalizers) or (kind.resource == "namespaces" and bool(obj.spec.finalizers))
 
 
 def _allowed_fields(kind: Kind) -> set[str]:
@@ -281,7 +290,8 @@ class FakeApi:
                  if res == k.resource and flt.matches(k, o)]
         return items, str(self._rv)
 
-    async def _replace(self, verb: str, obj: Message, *, status: bool, begin: bool = True) -> Message:
+    async def _replace(self, verb: str, obj: Message, *, status: bool, begin: bool = True,
+                       finalize: bool = False) -> Message:
         kind = kind_of(type(obj))
         ns = self._ns(kind, obj.metadata.namespace)
         if begin:
@@ -302,7 +312,11 @@ class FakeApi:
             new.metadata.uid = old.metadata.uid
             if kind.has_status:
                 new.status.CopyFrom(old.status)
-        if new.metadata.HasField("deletion_timestamp") and not new.metadata.finalizers:
+            if kind.resource == "namespaces" and not finalize:
+                del new.spec.finalizers[:]
+                new.spec.finalizers.extend(old.spec.finalizers)
+        if new.metadata.HasField("deletion_timestamp") and _pending_finalizers(kind, old) \
+                and not _pending_finalizers(kind, new):
             # The last finalizer is gone: deletion completes now, as in the apiserver.
             self._rv += 1
             del self._objects[(kind.resource, ns, new.metadata.name)]
@@ -336,7 +350,9 @@ class FakeApi:
             raise Invalid(f'{k.kind} "{name}" is invalid: {e}', reason="Invalid", code=422) from None
         new.metadata.resource_version = current.metadata.resource_version
         new.metadata.namespace = ns
-        return await self._replace("patch", new, status=subresource == "status", begin=False)
+        finalize = subresource == "finalize" and k.resource == "namespaces"
+        return await self._replace("patch", new, status=subresource == "status", begin=False,
+                                   finalize=finalize)
 
     async def delete(self, kind: KindRef, namespace: str, name: str, *,
                      grace_period_seconds: int | None = None, propagation_policy: str = "",
@@ -352,11 +368,18 @@ class FakeApi:
         if precondition_resource_version and obj.metadata.resource_version != precondition_resource_version:
             raise self._conflict(k, name)
         resp = api_pb2.DeleteResponse()
-        if obj.metadata.finalizers:
+        extra = {"Foreground": "foregroundDeletion", "Orphan": "orphan"}.get(propagation_policy)
+        if extra and extra not in obj.metadata.finalizers:
+            # As the apiserver: the garbage collector (controller/garbagecollector) does the rest.
+            obj = _copy(obj)
+            obj.metadata.finalizers.append(extra)
+        if _pending_finalizers(k, obj):
             new = _copy(obj)
             if not new.metadata.HasField("deletion_timestamp"):
                 new.metadata.deletion_timestamp = "1970-01-01T00:00:00Z"
                 new.metadata.deletion_grace_period_seconds = 0
+            if k.resource == "namespaces":
+                new.status.phase = "Terminating"
             resp.object.CopyFrom(kinds.wrap(self._store(k, new, "MODIFIED", obj)))
             return resp
         self._rv += 1

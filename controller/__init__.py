@@ -12,9 +12,12 @@ Shape (../shared/STYLE.md §1-§2): each controller is a pure core and a thin sh
 - The shell (informers -> work queue of `ns/name` keys -> `sync(key)` -> apply the plan through the
   API) owns retries, expectations bookkeeping, events and leader election.
 
-What it watches: Deployments, ReplicaSets, Pods (and later Services, Nodes, Leases, Namespaces).
-What it writes: ReplicaSets (create, scale, delete), Pods (create, adopt/release, delete), the
-status subresource of what it owns, Events.
+What it watches: Deployments, ReplicaSets, Pods, Services, Endpoints, Nodes, Leases (node
+heartbeats), Namespaces, and (the garbage collector, the namespace controller) every kind.
+What it writes: ReplicaSets (create, scale, delete), Pods (create, adopt/release, delete, evict,
+Ready=False on a failed node), Endpoints, node status and taints, ownerReference and finalizer
+removals, cascading deletions, a terminating namespace's content, conditions and finalize
+subresource, the status subresource of what it owns, Events.
 
 Invariants the cores keep:
 - A ReplicaSet never has more creations in flight than its expectations allow (no double

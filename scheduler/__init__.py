@@ -9,9 +9,11 @@ to it. Leader-elected: of several scheduler processes, only the holder of the Le
 Watches: Pods (all of them: the unscheduled ones are the work, the bound ones take up room) and Nodes,
 through the apiserver's list+watch (client/informer.py).
 
-Writes: the binding (`spec.nodeName`, written with a precondition on the pod's resourceVersion and
-on `spec.nodeName` still being empty); for a pod no node fits, its `PodScheduled` condition (status
-False, reason `Unschedulable`, Kubernetes' message) and a `FailedScheduling` Event; its Lease.
+Writes: the binding (pods/binding: `spec.nodeName`, refused with a Conflict unless the pod is still
+unbound, not being deleted and of the uid the scheduler read; applied under the pod's
+resourceVersion); for a pod no node fits, its `PodScheduled` condition (status False, reason
+`Unschedulable`, Kubernetes' message) and a `FailedScheduling` Event; a `Scheduled` Event per bind;
+its Lease.
 
 Invariants:
 - A pod is bound at most once: a bind is a compare-and-swap on an unbound pod, so two schedulers
@@ -23,7 +25,14 @@ Invariants:
 - An unschedulable pod is retried when a node or pod changes (room may have appeared), never in a
   busy loop.
 
+- The first invariant holds however many schedulers run; the second holds for one scheduler (or one
+  leader). Schedulers racing without leader election (`--leader-elect=false`) each decide against
+  their own snapshot, so between them they could in principle fill one node past its allocatable,
+  as Kubernetes' can (its kubelet then rejects the pod at admission).
+
 Modules: snapshot (PodInfo, NodeInfo, Snapshot: the cluster as the algorithm sees it; assume and
-forget), algorithm (FILTERS, SCORERS, schedule, failure_message). README.md has the vocabulary and the
-loop diagram.
+forget), algorithm (FILTERS, SCORERS, schedule, failure_message), queue (SchedulingQueue: active,
+backoff, unschedulable; pure), loop (the shell: informer handlers, the loop, binds, status, Events),
+metrics, app (flags -> Config, wiring, leader election). README.md has the vocabulary, the loop
+diagram, the flags and the metrics.
 """

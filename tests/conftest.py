@@ -58,5 +58,15 @@ def control_plane(tmp_path, request):
     yield from _running(request, ControlPlane(tmp_path / "cp"))
 
 
+@pytest.fixture
+def control_plane_with_controllers(tmp_path, request):
+    """A control plane plus a controller manager (`python -m controller`, no leader election). Which
+    controllers, and more flags: an indirect parameter `{"controllers": "garbagecollector", "args":
+    ["--pod-eviction-timeout", "3s"]}` (default: every controller)."""
+    spec = getattr(request, "param", None) or {}
+    yield from _running(request, ControlPlane(tmp_path / "cp", controllers=spec.get("controllers", "*"),
+                                              controller_args=spec.get("args")))
+
+
 def pytest_sessionfinish(session, exitstatus):
     stop_all()

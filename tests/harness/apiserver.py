@@ -1,8 +1,10 @@
-"""API servers on free loopback ports, in front of a StoreCluster.
+"""API servers on free loopback ports, in front of a StoreCluster (and, when asked, a controller manager).
 
     with ControlPlane(tmp_path, apiservers=2) as cp:
         cp.apiservers[0].endpoint     # "127.0.0.1:PORT" for gRPC (client/ or `skiff --server`)
         cp.apiservers[0].kill9(); cp.apiservers[0].restart()
+    with ControlPlane(tmp_path, controllers="garbagecollector,namespace") as cp:
+        cp.controller_manager         # `python -m controller` with those controllers ("*": all)
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.harness.controller import ControllerManager
 from tests.harness.proc import Proc, wait_for
 from tests.harness.store import StoreCluster
 
@@ -73,15 +76,21 @@ class ApiServer:
 
 
 class ControlPlane:
-    """A 3-member store and `apiservers` API servers."""
+    """A 3-member store and `apiservers` API servers; with `controllers` (a `--controllers` value), a
+    controller manager running those controllers too (`controller_args`: more of its flags)."""
 
     kind = "control plane"
 
-    def __init__(self, base_dir: Path, apiservers: int = 2, apiserver_args: list[str] | None = None):
+    def __init__(self, base_dir: Path, apiservers: int = 2, apiserver_args: list[str] | None = None,
+                 controllers: str | None = None, controller_args: list[str] | None = None):
         self.base_dir = Path(base_dir)
         self.store = StoreCluster(self.base_dir / "store")
         self.apiservers = [ApiServer(self.base_dir, self.store.endpoints, f"api{i + 1}", apiserver_args)
                            for i in range(apiservers)]
+        self.controller_manager: ControllerManager | None = None
+        if controllers:
+            # The apiservers' ports are known only once they run: the endpoints are filled in at start.
+            self.controller_manager = ControllerManager(self.base_dir, [], controllers, extra_args=controller_args)
 
     def __enter__(self):
         self.start()
@@ -94,8 +103,13 @@ class ControlPlane:
         self.store.start()
         for a in self.apiservers:
             a.start()
+        if self.controller_manager is not None:
+            self.controller_manager.apiservers = self.endpoints
+            self.controller_manager.start()
 
     def stop(self) -> None:
+        if self.controller_manager is not None:
+            self.controller_manager.stop()
         for a in self.apiservers:
             a.stop()
         self.store.stop()
@@ -108,4 +122,6 @@ class ControlPlane:
         parts = [self.store.logs()]
         for a in self.apiservers:
             parts.append(f"===== {a.name} ({a.log_path}) =====\n{a.proc.log_tail(200) if a.proc else ''}")
+        if self.controller_manager is not None:
+            parts.append(self.controller_manager.logs())
         return "\n".join(parts)

@@ -206,10 +206,13 @@ def test_cluster_ips_and_node_ports_stay_unique_under_concurrent_creates(control
     assert "provided IP is already allocated" in ei.value.details()
 
 
+@pytest.mark.parametrize("control_plane_with_controllers", [{"controllers": "garbagecollector,namespace"}],
+                         indirect=True)
 @pytest.mark.parametrize("policy", ["Background", "Foreground", "Orphan"])
-def test_cascade_deletion(control_plane, policy):
-    """Deleting an owner deletes its dependents (Background, Foreground) or leaves them ownerless (Orphan)."""
-    a = stub(control_plane.apiservers[0])
+def test_cascade_deletion(control_plane_with_controllers, policy):
+    """Deleting an owner deletes its dependents (Background, Foreground) or leaves them ownerless (Orphan):
+    the apiserver marks, the controller manager's garbage collector cascades."""
+    a = stub(control_plane_with_controllers.apiservers[0])
     owner = kinds.unwrap(a.Create(api_pb2.CreateRequest(object=obj(deployment("owner")))))
     ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "owner", "uid": owner.metadata.uid,
            "controller": True, "blockOwnerDeletion": True}
