@@ -4,9 +4,10 @@
     recorder.event(pod, "Warning", "FailedScheduling", "0/3 nodes are available: ...")
     await recorder.close()      # waits for what is queued to be written
 
-`event()` never blocks and never raises: events are queued and written by one background task, as
-Kubernetes does, so a slow or failing apiserver never slows a controller down (an event that
-cannot be written is logged and dropped; the queue is bounded). A repeat of the same (object,
+`event()` never blocks and never raises: events are queued and written by WRITERS background tasks,
+as Kubernetes does, so a slow or failing apiserver never slows a controller down (an event that
+cannot be written is logged and dropped; the queue is bounded, and drops are logged once per
+thousand). Repeats of one key are written by one writer at a time, so counts never go backwards. A repeat of the same (object,
 type, reason, message) within the cache is folded into the first Event: its count goes up and
 lastTimestamp moves, as Kubernetes' EventCorrelator does, so a pod that stays unschedulable makes
 one Event, not thousands.
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 QUEUE = 1000          # events waiting to be written before new ones are dropped
 CACHE = 4096          # (object, type, reason, message) keys remembered for folding repeats
+WRITERS = 4           # events written at once
 
 
 def rfc3339(t: float) -> str:
@@ -109,7 +111,10 @@ class EventRecorder:
         self.clock = clock
         self._queue: asyncio.Queue[core_pb2.Event | None] = asyncio.Queue(QUEUE)
         self._correlator = Correlator()
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._busy: set[tuple] = set()          # keys a writer is writing now
+        self._key_free = asyncio.Condition()
+        self.dropped = 0
 
     def event(self, obj: Message, type_: str, reason: str, message: str) -> None:
         """Queues an Event about `obj` (type_ Normal or Warning); never blocks, never raises."""
@@ -117,28 +122,36 @@ class EventRecorder:
         try:
             self._queue.put_nowait(ev)
         except asyncio.QueueFull:
-            log.warning("event queue full; dropped %s %s/%s: %s", reason, ev.metadata.namespace,
-                        ev.involved_object.name, message)
+            if self.dropped % 1000 == 0:
+                log.warning("event queue full (%d queued); dropped %s about %s/%s (%d dropped so far)",
+                            QUEUE, reason, ev.metadata.namespace, ev.involved_object.name, self.dropped + 1)
+            self.dropped += 1
             return
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"events-{self.component}")
+        if not self._tasks:
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._run(), name=f"events-{self.component}-{i}")
+                           for i in range(WRITERS)]
 
     async def close(self, timeout: float = 5.0) -> None:
         """Writes what is queued (for at most `timeout` s), then stops."""
-        if self._task is None:
+        if not self._tasks:
             return
-        await self._queue.put(None)
-        try:
-            await asyncio.wait_for(self._task, timeout)
-        except asyncio.TimeoutError:
-            self._task.cancel()
-        self._task = None
+        for _ in self._tasks:
+            await self._queue.put(None)
+        _, pending = await asyncio.wait(self._tasks, timeout=timeout)
+        for t in pending:
+            t.cancel()
+        self._tasks = []
 
     async def _run(self) -> None:
         while True:
             ev = await self._queue.get()
             if ev is None:
                 return
+            key = Correlator.key(ev)
+            async with self._key_free:
+                await self._key_free.wait_for(lambda: key not in self._busy)
+                self._busy.add(key)
             try:
                 await self._write(ev)
             except ApiError as e:
@@ -146,6 +159,10 @@ class EventRecorder:
                             ev.involved_object.name, e)
             except Exception as e:  # noqa: BLE001 - a recorder must never take its component down
                 log.warning("could not write event %s: %r", ev.reason, e)
+            finally:
+                async with self._key_free:
+                    self._busy.discard(key)
+                    self._key_free.notify_all()
 
     async def _write(self, ev: core_pb2.Event) -> None:
         seen = self._correlator.observe(ev)

@@ -1,0 +1,3 @@
+from kubelet.app import main
+
+raise SystemExit(main())
