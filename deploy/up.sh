@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Starts a local Skiff cluster. So far: the 3-member store (etcd-compatible) and an apiserver, on loopback.
-#   ./deploy/up.sh [--state-dir DIR]      (default ~/.skiff; SKIFF_STATE_DIR also works)
+# Starts a local Skiff cluster on loopback: the 3-member store (etcd-compatible), an apiserver, the
+# scheduler, the controller manager and a hollow kubelet hosting N hollow nodes (no real containers
+# yet: hollow nodes report their pods Running, as Kubernetes' kubemark does).
+#   ./deploy/up.sh [--state-dir DIR] [--hollow-nodes N]   (default ~/.skiff, 3 nodes; SKIFF_STATE_DIR also works)
 # Stop it with ./deploy/down.sh (same --state-dir). Writes the client config ($SKIFFCONFIG, else ~/.skiff/config).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 state=${SKIFF_STATE_DIR:-$HOME/.skiff}
+hollow_nodes=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --state-dir) state=${2:?--state-dir needs a directory}; shift 2 ;;
     --state-dir=*) state=${1#*=}; shift ;;
-    -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
+    --hollow-nodes) hollow_nodes=${2:?--hollow-nodes needs a number}; shift 2 ;;
+    --hollow-nodes=*) hollow_nodes=${1#*=}; shift ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
     *) echo "up.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
+case "$hollow_nodes" in ''|*[!0-9]*) echo "up.sh: --hollow-nodes must be a number, not '$hollow_nodes'" >&2; exit 2 ;; esac
 "$root/deploy/venv.sh"
 py=$root/.venv/bin/python
 mkdir -p "$state/run" "$state/log"
@@ -72,16 +78,21 @@ if waiting:
 PY
 echo "store ready. Try: etcdctl --endpoints=$endpoints put hello world"
 
-# The API server, in front of the store.
-pidfile=$state/run/apiserver.pid
-if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-  echo "apiserver already running (pid $(cat "$pidfile"))"
-else
-  (cd "$root" && exec nohup "$py" -m apiserver --etcd-servers "$endpoints" --listen 127.0.0.1:6443 \
-      --metrics-listen 127.0.0.1:6444 >>"$state/log/apiserver.log" 2>&1 </dev/null) &
+# start NAME MODULE ARGS...: starts `python -m MODULE ARGS` unless NAME's recorded pid is alive.
+start() {
+  local name=$1; shift
+  local pidfile=$state/run/$name.pid
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    echo "$name already running (pid $(cat "$pidfile"))"
+    return
+  fi
+  (cd "$root" && exec nohup "$py" -m "$@" >>"$state/log/$name.log" 2>&1 </dev/null) &
   echo $! > "$pidfile"
-  echo "started apiserver (pid $!, 127.0.0.1:6443, log $state/log/apiserver.log)"
-fi
+  echo "started $name (pid $!, log $state/log/$name.log)"
+}
+
+# The API server, in front of the store.
+start apiserver apiserver --etcd-servers "$endpoints" --listen 127.0.0.1:6443 --metrics-listen 127.0.0.1:6444
 "$py" - "$state" <<'PY'
 import sys, time
 import grpc
@@ -102,6 +113,13 @@ while time.monotonic() < deadline:
 else:
     sys.exit(f"the apiserver is not serving after 60 s: see {state}/log/apiserver.log")
 PY
+
+# The scheduler, the controller manager and the hollow kubelet, each a process in front of the apiserver.
+start scheduler scheduler --apiserver 127.0.0.1:6443 --metrics-listen 127.0.0.1:10259
+start controller-manager controller --apiserver 127.0.0.1:6443 --metrics-listen 127.0.0.1:10257
+if [ "$hollow_nodes" -gt 0 ]; then
+  start kubelet kubelet --hollow --apiserver 127.0.0.1:6443 --nodes "$hollow_nodes" --control-listen 127.0.0.1:10250
+fi
 
 # The client config: add (or update) the cluster and context "skiff-local" and make it current, keeping
 # every other context in the file, so that plain `skiff get pods` reaches this cluster.

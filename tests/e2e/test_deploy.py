@@ -33,7 +33,8 @@ def test_up_etcdctl_down_leaves_nothing_behind(tmp_path):
         assert up.returncode == 0, up.stdout + up.stderr
         assert "store ready" in up.stdout
         pids = cluster.pids
-        assert len(pids) == 4 and all(map(alive, pids))  # 3 store members and the apiserver
+        # 3 store members, the apiserver, the scheduler, the controller manager and the hollow kubelet
+        assert len(pids) == 7 and all(map(alive, pids))
         assert f'wrote context "skiff-local" to {config}' in up.stdout, up.stdout
         written = yaml.safe_load(config.read_text())
         assert written["current-context"] == "skiff-local"
@@ -64,7 +65,7 @@ def test_up_etcdctl_down_leaves_nothing_behind(tmp_path):
         assert gone.returncode == 1 and "NotFound" in gone.stderr
 
         again = cluster.up()
-        assert again.returncode == 0 and again.stdout.count("already running") == 4, again.stdout
+        assert again.returncode == 0 and again.stdout.count("already running") == 7, again.stdout
         assert ctl("get", "greeting", "--print-value-only").stdout == "hello\n"
     finally:
         down = cluster.down()

@@ -1,5 +1,6 @@
 """A user's session, as issue 4 scripts it: deploy/up.sh, `skiff apply -f examples/`, `get` in every
-format, `get -w` in one shell while another scales, describe, label, delete, deploy/down.sh.
+format, `get -w` in one shell while another scales, describe, label, delete, deploy/down.sh. up.sh
+also starts the scheduler, the controller manager and 3 hollow nodes, so the Deployments really run.
 
 Everything goes through the real scripts and the installed `skiff` console script with no --server:
 the address comes from the config up.sh writes (SKIFFCONFIG points into the test's tmp dir).
@@ -16,6 +17,7 @@ import time
 import pytest
 import yaml
 
+from tests.harness import wait_for
 from tests.harness.deploy import ROOT, LocalCluster, ports_busy
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
@@ -67,7 +69,7 @@ def test_a_user_session_from_up_to_down(tmp_path):
     try:
         up = cluster.up()
         assert up.returncode == 0, up.stdout + up.stderr
-        assert len(cluster.pids) == 4
+        assert len(cluster.pids) == 7
 
         # apply the examples: one "created" line per object, then "unchanged" for all of them.
         docs = _documents()
@@ -80,13 +82,25 @@ def test_a_user_session_from_up_to_down(tmp_path):
         again = sk("apply", "-f", "examples/")
         assert again.stdout.count(" unchanged\n") == len(docs), again.stdout
 
+        # the controllers and the hollow nodes run what was applied.
+        def ready(name: str, n: int) -> bool:
+            out = sk("get", "deploy", name, "-o", "jsonpath={.status.readyReplicas}").stdout
+            return out == str(n)
+        wait_for(lambda: ready("nginx-deployment", 3), 60, "nginx-deployment to have 3 ready replicas")
+
         # get, in every format.
         table = sk("get", "deployments")
         assert table.returncode == 0
         header, *rows = table.stdout.splitlines()
         assert header.split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
         assert sorted(r.split()[0] for r in rows) == ["nginx-deployment", "web-api"]
-        assert next(r for r in rows if r.startswith("nginx-deployment")).split()[1] == "0/3"
+        assert next(r for r in rows if r.startswith("nginx-deployment")).split()[1:4] == ["3/3", "3", "3"]
+        nodes = sk("get", "nodes").stdout.splitlines()
+        assert nodes[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+        assert [r.split()[1] for r in nodes[1:]] == ["Ready"] * 3, nodes
+        pods = sk("get", "pods", "-l", "app=nginx", "-o", "wide").stdout.splitlines()
+        assert pods[0].split()[:7] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+        assert len(pods) == 4 and all(r.split()[1:3] == ["1/1", "Running"] and "hollow-" in r for r in pods[1:]), pods
         wide = sk("get", "deploy", "-o", "wide").stdout.splitlines()
         assert wide[0].split()[-3:] == ["CONTAINERS", "IMAGES", "SELECTOR"]
         assert any("nginx:1.14.2" in r and "app=nginx" in r for r in wide[1:]), wide
@@ -114,10 +128,11 @@ def test_a_user_session_from_up_to_down(tmp_path):
         watcher = cluster.popen_skiff("get", "deploy", "nginx-deployment", "-w")
         out = LineReader(watcher.stdout)
         out.wait_for(lambda line: line.startswith("NAME"), 30, "with the table header")
-        out.wait_for(lambda line: line.split()[:2] == ["nginx-deployment", "0/3"], 30, "with the current row")
+        out.wait_for(lambda line: line.split()[:2] == ["nginx-deployment", "3/3"], 30, "with the current row")
         scaled = sk("scale", "deployment", "nginx-deployment", "--replicas=7")
         assert scaled.stdout == "deployment.apps/nginx-deployment scaled\n", scaled.stderr
-        out.wait_for(lambda line: line.split()[:2] == ["nginx-deployment", "0/7"], 30, "with the new size 0/7")
+        out.wait_for(lambda line: line.split()[:2] == ["nginx-deployment", "7/7"], 60,
+                     "with the new size, 7/7, once the new pods are ready")
         watcher.send_signal(signal.SIGINT)
         assert watcher.wait(timeout=15) == 0
         watcher = None
@@ -135,6 +150,8 @@ def test_a_user_session_from_up_to_down(tmp_path):
         assert deleted.returncode == 0, deleted.stderr
         assert deleted.stdout.count(" deleted\n") == len(docs), deleted.stdout
         assert sk("get", "deploy").stderr.strip() == "No resources found in default namespace."
+        wait_for(lambda: sk("get", "pods", "-l", "app=nginx", "-o", "name").stdout == "", 60,
+                 "the garbage collector to delete the deployment's pods")
     finally:
         if watcher is not None:
             watcher.kill()

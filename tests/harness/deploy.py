@@ -2,7 +2,7 @@
 
 `LocalCluster(tmp_path)` runs the scripts with a private --state-dir and SKIFFCONFIG; `stop()` runs
 down.sh --purge and then kills by pid whatever the scripts recorded and left alive, so a broken
-down.sh never leaves a process behind. The scripts use fixed ports (2379.., 6443): `ports_busy()`
+down.sh never leaves a process behind. The scripts use fixed ports (2379.., 6443, 10250..): `ports_busy()`
 tells a test to skip when another cluster holds them.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = (2379, 22379, 32379, 2380, 22380, 32380, 6443, 6444)
+PORTS = (2379, 22379, 32379, 2380, 22380, 32380, 6443, 6444, 10250, 10257, 10259)
 
 
 def ports_busy() -> bool:
