@@ -69,10 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds from a pod's arrival to Running+Ready (default 0.5)")
     p.add_argument("--stop-delay", type=float, default=0.5,
                    help="seconds a graceful deletion takes at most (it takes min(grace, this); default 0.5)")
-    p.add_argument("--lease-duration", type=int, default=40,
-                   help="leaseDurationSeconds of each node Lease (default 40, as Kubernetes)")
-    p.add_argument("--renew-interval", type=float, default=10.0,
-                   help="seconds between Lease renewals (default 10, as Kubernetes)")
+    p.add_argument("--lease-duration", type=int, default=10,
+                   help="leaseDurationSeconds of each node Lease (default 10: Kubernetes has 40 with a 40 s "
+                        "node-monitor-grace-period; Skiff's controller manager defaults to 10 s)")
+    p.add_argument("--renew-interval", type=float, default=2.5,
+                   help="seconds between Lease renewals (default 2.5: a quarter of the lease duration, the "
+                        "ratio Kubernetes uses)")
     p.add_argument("--node-status-update-frequency", type=float, default=10.0,
                    help="seconds between node status computations; posted when changed (default 10)")
     p.add_argument("--node-status-report-frequency", type=float, default=300.0,

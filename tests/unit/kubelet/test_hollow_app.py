@@ -14,10 +14,10 @@ pytestmark = pytest.mark.timeout(60)
 BASE = ["--hollow", "--apiserver", "127.0.0.1:6443,127.0.0.1:6444"]
 
 
-def test_defaults_are_kubernetes_timings():
+def test_defaults_fit_the_controller_managers_10s_grace_period():
     cfg, level = config_from_args(BASE)
     assert cfg == Config(apiservers=("127.0.0.1:6443", "127.0.0.1:6444"), nodes=1, name_prefix="hollow-",
-                         shape=NodeShape(), timing=Timing(0.5, 0.5), lease_duration=40, renew_interval=10.0,
+                         shape=NodeShape(), timing=Timing(0.5, 0.5), lease_duration=10, renew_interval=2.5,
                          status_update_frequency=10.0, status_report_frequency=300.0, control=("127.0.0.1", 0),
                          workers=32, api_timeout=10.0)
     assert level == "info"
