@@ -6,7 +6,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.harness import ControlPlane, EtcdCluster, StoreCluster
+from tests.harness import Cluster, ControlPlane, EtcdCluster, StoreCluster
 from tests.harness.proc import stop_all
 
 # Hypothesis: no per-example deadline (the machine may be busy with clusters of other tests), and
@@ -66,6 +66,24 @@ def control_plane_with_controllers(tmp_path, request):
     spec = getattr(request, "param", None) or {}
     yield from _running(request, ControlPlane(tmp_path / "cp", controllers=spec.get("controllers", "*"),
                                               controller_args=spec.get("args")))
+
+
+@pytest.fixture
+def cluster(tmp_path, request):
+    """A whole cluster (tests/harness/cluster.py): 3 store members, 2 apiservers, 2 schedulers and 2 controller
+    managers (leader-elected, short leases), a hollow kubelet with 3 nodes. An indirect parameter passes
+    `Cluster`'s keyword arguments: `{"nodes": 3, "kubelet_args": {"cpu": "1", "ready_delay": 1.0}}`."""
+    c = Cluster(tmp_path / "cluster", **(getattr(request, "param", None) or {}))
+    try:
+        try:
+            c.start()
+        except BaseException:
+            print(f"\n----- logs of the cluster that failed to start -----\n{c.logs()}")
+            raise
+        yield c
+    finally:
+        _dump_on_failure(request, c)
+        c.stop()
 
 
 def pytest_sessionfinish(session, exitstatus):
