@@ -254,10 +254,12 @@ def run_get(ctx: Context, args) -> int:
         raise UsageError('You must specify the type of resource to get. Use "skiff get --help" for the kinds '
                          "Skiff serves (pods, deployments, services, ...).")
     output, template = get_output(args)
-    targets = resolve_targets(args.args)
-    kinds_seen = {k.resource for k, _ in targets}
+    targets = get_targets(args.args)
+    kinds_seen = list(dict.fromkeys(k.resource for k, _ in targets))
     if len(kinds_seen) > 1:
-        raise UsageError("skiff get takes one resource type at a time")
+        if args.watch:
+            raise UsageError("you may only specify a single resource type")
+        return _get_several(ctx, args, targets, kinds_seen, output, template)
     kind = targets[0][0]
     names = [n for _, n in targets if n is not None]
     if names and args.all_namespaces:
@@ -295,6 +297,67 @@ def run_get(ctx: Context, args) -> int:
         return 0
     except printers.OutputError as e:
         return _output_failed(ctx, e)
+
+
+def get_targets(args: Sequence[str]) -> list[tuple[Kind, str | None]]:
+    """`get`'s arguments: as resolve_targets, plus kubectl's `TYPE1,TYPE2[,...] [NAME...]`."""
+    if args and "," in args[0] and "/" not in args[0]:
+        out = []
+        for type_name in args[0].split(","):
+            out += resolve_targets([type_name, *args[1:]])
+        return out
+    return resolve_targets(args)
+
+
+def _get_several(ctx: Context, args, targets: list[tuple[Kind, str | None]], resources: list[str],
+                 output: printers.Output, template: printers.JSONPathPrinter | None) -> int:
+    """`get deploy,rs` / `get deploy/web rs/web-1`: one table per kind, NAME as kind/name, a blank
+    line between tables, as kubectl prints them (one List for -o json|yaml|name|jsonpath)."""
+    groups: list[tuple[Kind, list[Message]]] = []
+    failed = False
+    with ctx.api() as api:
+        for resource in resources:
+            kind = kinds.by_resource(resource)
+            names = [n for k, n in targets if k.resource == resource and n is not None]
+            all_ns = args.all_namespaces and kind.namespaced
+            ns = "" if all_ns else namespace_of(kind, None, ctx.namespace)
+            if names:
+                objs = []
+                for name in names:
+                    try:
+                        objs.append(api.get(kind, ns, name))
+                    except ServerError as e:
+                        ctx.complain(e.args[0])
+                        failed = True
+            else:
+                objs, _ = api.list(kind, ns, label_selector=args.selector or "",
+                                   field_selector=args.field_selector or "")
+            if objs:
+                groups.append((kind, objs))
+    try:
+        if not output.table:
+            if groups or not failed:
+                ctx.out.write(printers.render_groups(groups or [(kinds.by_resource(resources[0]), [])],
+                                                     output.format, template))
+                ctx.out.flush()
+            return 1 if failed else 0
+    except printers.OutputError as e:
+        return _output_failed(ctx, e)
+    if not groups and not failed:
+        kind = kinds.by_resource(resources[0])
+        all_ns = args.all_namespaces
+        ctx.complain(printers.no_resources(kind, "" if all_ns else namespace_of(kind, None, ctx.namespace), all_ns))
+    for i, (kind, objs) in enumerate(groups):
+        if i:
+            ctx.say("")
+        cols = printers.columns(kind, wide=output.format == "wide",
+                                all_namespaces=args.all_namespaces and kind.namespaced,
+                                show_labels=output.show_labels)
+        cols = [(title, (lambda o, n, k=kind: printers.object_name(k, o.metadata.name)) if title == "NAME" else fn)
+                for title, fn in cols]
+        for line in printers.format_table(cols, objs, ctx.now(), no_headers=output.no_headers):
+            ctx.say(line)
+    return 1 if failed else 0
 
 
 def _print_objects(ctx: Context, kind: Kind, objs: list[Message], output: printers.Output,

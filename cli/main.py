@@ -116,7 +116,7 @@ Examples:
     record.add_flag(p)
 
     p = subs["get"] = _Parser(prog="skiff get", formatter_class=fmt,
-                              usage="skiff get TYPE [NAME...] | TYPE/NAME... [flags]", description="""\
+                              usage="skiff get TYPE[,TYPE...] [NAME...] | TYPE/NAME... [flags]", description="""\
 Display one or many objects of one kind: a table with kubectl's columns by default, or
 -o json|yaml|wide|name|jsonpath=TEMPLATE.
 TYPE is a kind as kubectl names it: pods (po), deployments (deploy, deployments.apps),
@@ -135,6 +135,7 @@ Examples:
   skiff get pods -o wide --show-labels
   skiff get deploy web -o yaml
   skiff get svc -A
+  skiff get deploy,rs,pods -o wide     # several kinds: a table each, NAME as kind/name
   skiff get pods -l app=web --field-selector status.phase=Running
   skiff get pods -o jsonpath='{.items[*].metadata.name}'
   skiff get pod web-1 -o jsonpath='{.status.podIP}'

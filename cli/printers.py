@@ -620,6 +620,18 @@ def render_objects(kind: Kind, objs: Sequence[Message], fmt: str, *, single: boo
     return dump(data, fmt)
 
 
+def render_groups(groups: Sequence[tuple[Kind, Sequence[Message]]], fmt: str,
+                  template: JSONPathPrinter | None = None) -> str:
+    """-o json|yaml|name|jsonpath for a Get of several kinds (`get deploy,rs`): one v1 List of them all."""
+    if fmt == "name":
+        return "".join(object_name(k, o.metadata.name) + "\n" for k, objs in groups for o in objs)
+    data = list_dict(groups[0][0], [])
+    data["items"] = [object_dict(k, o) for k, objs in groups for o in objs]
+    if template is not None:
+        return template.print(data)
+    return dump(data, fmt)
+
+
 def render_watched(kind: Kind, obj: Message, fmt: str, template: JSONPathPrinter | None = None) -> str:
     """One object of a `get -w -o ...` stream: YAML documents are separated by `---`, as kubectl does;
     a JSONPath template is applied to each object, nothing between them."""

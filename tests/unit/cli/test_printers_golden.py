@@ -509,7 +509,7 @@ class FakeApi:
         raise ServerError("NOT_FOUND", "NotFound", f'{kind.group_resource} "{name}" not found')
 
     def list(self, kind, ns, label_selector="", field_selector=""):
-        return list(self.objs), "7"
+        return [o for o in self.objs if isinstance(o, kind.message)], "7"
 
     def watch(self, kind, ns, **_):
         self.watches += 1
@@ -638,3 +638,22 @@ def test_args_namespace_without_new_flags_still_works():
     """Callers that build args without the new flags (older embedders) get kubectl's defaults."""
     output, template = commands.get_output(SimpleNamespace(output="jsonpath={.kind}"))
     assert output.format == "jsonpath" and template.print({"kind": "List"}) == "List"
+
+
+def test_get_several_kinds_prints_one_table_each_with_kind_slash_name(monkeypatch):
+    """`get deploy,pods` as kubectl: a table per kind, NAME as kind/name, a blank line between them;
+    -o name lists them all; a kind with nothing is left out."""
+    api = FakeApi([*deployments()[:1], web_1()])
+    code, out, err = get(monkeypatch, api, "deploy,pods,svc")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    blank = lines.index("")
+    assert lines[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert [r.split()[0] for r in lines[1:blank]] == [f"deployment.apps/{deployments()[0].metadata.name}"]
+    assert lines[blank + 1] == "NAME        READY   STATUS    RESTARTS   AGE"
+    assert lines[blank + 2] == "pod/web-1   1/1     Running   0          5s"
+    assert get(monkeypatch, api, "deploy,pods", "-o", "name") == (
+        0, f"deployment.apps/{deployments()[0].metadata.name}\npod/web-1\n", "")
+    code, out, err = get(monkeypatch, FakeApi([]), "deploy,pods")
+    assert (code, out, err) == (0, "", "No resources found in default namespace.\n")
+    assert get(monkeypatch, api, "deploy,pods", "-w")[0] == 1
