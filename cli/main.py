@@ -117,7 +117,7 @@ Examples:
 
     p = subs["get"] = _Parser(prog="skiff get", formatter_class=fmt,
                               usage="skiff get TYPE[,TYPE...] [NAME...] | TYPE/NAME... [flags]", description="""\
-Display one or many objects of one kind: a table with kubectl's columns by default, or
+Display one or many objects of one or several kinds: a table with kubectl's columns by default, or
 -o json|yaml|wide|name|jsonpath=TEMPLATE.
 TYPE is a kind as kubectl names it: pods (po), deployments (deploy, deployments.apps),
 replicasets (rs), services (svc), nodes (no), namespaces (ns), endpoints (ep), events (ev),
