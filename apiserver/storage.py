@@ -129,21 +129,41 @@ class Storage:
 
     async def guaranteed_update(self, kind: Kind, namespace: str, name: str,
                                 mutate: Callable[[Message], Awaitable[Message | None] | Message | None],
-                                attempts: int = 16) -> Message:
+                                attempts: int = 16, guess: Message | None = None) -> Message:
         """Read-modify-write until it sticks: `mutate(current)` returns the new object (None: no
-        change). Conflicts with other writers are retried on a fresh read."""
+        change). Conflicts with other writers are retried on a fresh read.
+
+        `guess` (the watch cache's copy, which `mutate` may change) stands in for the first read,
+        as Kubernetes' GuaranteedUpdate takes the cacher's object as a suggestion: the write's
+        compare on its resourceVersion catches a stale guess, and whatever was decided on a guess
+        that did not stick (an error from `mutate`, no change, a failed write) is decided again on
+        the stored object."""
         for _ in range(attempts):
-            current = await self.get(kind, namespace, name)
+            guessed, current = guess is not None, guess
+            guess = None
+            if current is None:
+                current = await self.get(kind, namespace, name)
             rv = int(current.metadata.resource_version)
-            new = mutate(current)
-            if hasattr(new, "__await__"):
-                new = await new
+            try:
+                new = mutate(current)
+                if hasattr(new, "__await__"):
+                    new = await new
+            except errors.ApiError:
+                if guessed:
+                    continue
+                raise
             if new is None:
+                if guessed:
+                    continue
                 return current
             try:
                 return await self.update(kind, new, rv)
             except errors.Conflict:
                 continue
+            except errors.NotFound:
+                if guessed:
+                    continue
+                raise
         raise errors.conflict(kind.group_resource, name)
 
     @_store_errors

@@ -18,6 +18,7 @@ suffix family for printing) and the scheduler use it; `client/codec.py` only che
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from fractions import Fraction
@@ -38,10 +39,14 @@ _MALFORMED = ("quantities must match the regular expression "
               "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_quantity(text: str) -> Fraction:
     """The exact value of a quantity: "500m" -> 1/2, "1Gi" -> 2**30, "1e3" -> 1000.
 
     Surrounding whitespace is ignored. Raises ValueError naming the text when it is malformed.
+    Memoized (a Fraction is immutable): a cluster's pods repeat a few quantities, and the apiserver
+    (validation, QoS) and the scheduler (requests, allocatable) parse them per object; the regular
+    expression and Fraction arithmetic cost more than everything else a pod's requests take.
     """
     m = _FORM.fullmatch(text.strip())
     if m is None:

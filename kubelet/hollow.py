@@ -43,6 +43,7 @@ Conflict.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import math
@@ -215,14 +216,33 @@ def grace_seconds(pod: core_pb2.Pod) -> float:
 
 def allocate_ip(cidr: str, used: AbstractSet[str]) -> str | None:
     """The lowest free host address of `cidr` after the gateway (the first host), or None when full."""
-    net = ipaddress.ip_network(cidr, strict=False)
-    hosts = net.hosts()
-    next(hosts, None)    # the first host is the node's bridge/gateway, as with kubenet's cbr0
-    for ip in hosts:
-        s = str(ip)
+    for s in _pod_addresses(cidr):
         if s not in used:
             return s
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _pod_addresses(cidr: str) -> tuple[str, ...]:
+    """The host addresses of a pod CIDR after the gateway, as strings, computed once per CIDR: a
+    node's allocations walk them from the lowest, and formatting an ipaddress object per step cost
+    more than the rest of a pod's start. A CIDR too large to list (an IPv6 /64) is walked lazily."""
+    net = ipaddress.ip_network(cidr, strict=False)
+    if net.num_addresses > 1 << 16:
+        return _LazyHosts(net)  # type: ignore[return-value]
+    return tuple(str(ip) for ip in net.hosts())[1:]   # the first host is the node's bridge/gateway
+
+
+class _LazyHosts:
+    """Iterates a large network's hosts after the gateway without listing them."""
+
+    def __init__(self, net):
+        self.net = net
+
+    def __iter__(self):
+        hosts = self.net.hosts()
+        next(hosts, None)
+        return (str(ip) for ip in hosts)
 
 
 def _adoptable_ip(pod: core_pb2.Pod, node: NodeView, used: AbstractSet[str]) -> str | None:

@@ -15,7 +15,11 @@ The shape is Kubernetes' scheduling framework (1.20), reduced to what Skiff need
    as unschedulable only). A filter returns the reasons it rejects the node, `()` when it fits. Most
    give at most one; NodeResourcesFit gives one per resource short (`Insufficient cpu` and
    `Insufficient memory`), which is why a filter returns a tuple, not a single string: the summary
-   counts each reason, as Kubernetes' does.
+   counts each reason, as Kubernetes' does. A filter may name the pods it is `relevant` to
+   (NodePorts: pods wanting host ports; NodeAffinity: pods with a nodeSelector or required node
+   affinity): for any other pod it could reject no node, so `schedule` leaves it out of that pod's
+   loop over the nodes (Kubernetes' PreFilter answering Skip). The filters read `NodeInfo` and
+   `PodInfo` fields digested once (labels, taints, tolerations), not protobuf fields per node.
 2. **Score.** Each node that passed gets the weighted sum of `SCORERS`, each in [0, 100]. With a
    single feasible node scoring is skipped, as in Kubernetes.
 3. **Select.** The highest total wins; a tie is broken by `rng.choice` among the tied nodes (in name
@@ -76,7 +80,7 @@ __all__ = [
     "TAINT_UNREACHABLE", "TAINT_UNSCHEDULABLE", "TOO_MANY_PODS", "UNSCHEDULABLE", "failure_message",
     "filter_host_ports", "filter_node", "filter_node_selector", "filter_ready", "filter_resources",
     "filter_taints", "filter_unschedulable", "insufficient", "score_least_requested",
-    "score_owner_spread", "schedule", "taint_reason", "tolerates",
+    "score_owner_spread", "schedule", "selects_nodes", "taint_reason", "tolerates", "wants_host_ports",
 ]
 
 # Kubernetes 1.20's texts, verbatim.
@@ -126,14 +130,17 @@ def tolerates(toleration: core_pb2.Toleration, key: str, value: str, effect: str
 
 
 def _tolerated(pod: PodInfo, key: str, value: str, effect: str) -> bool:
-    return any(tolerates(t, key, value, effect) for t in pod.pod.spec.tolerations)
+    for t in pod.tolerations:
+        if tolerates(t, key, value, effect):
+            return True
+    return False
 
 
 # --- filters ----------------------------------------------------------------------------------------
 
 def filter_unschedulable(pod: PodInfo, node: NodeInfo) -> tuple[str, ...]:
     """NodeUnschedulable: a cordoned node takes only pods tolerating its unschedulable taint."""
-    if node.node.spec.unschedulable and not _tolerated(pod, TAINT_UNSCHEDULABLE, "", NO_SCHEDULE):
+    if node.unschedulable and not _tolerated(pod, TAINT_UNSCHEDULABLE, "", NO_SCHEDULE):
         return (UNSCHEDULABLE,)
     return ()
 
@@ -202,7 +209,7 @@ def _requirement_matches(req: core_pb2.NodeSelectorRequirement, values: Mapping[
 def _term_matches(term: core_pb2.NodeSelectorTerm, node: NodeInfo) -> bool:
     if not term.match_expressions and not term.match_fields:
         return False                   # an empty term matches no node
-    labels = node.node.metadata.labels
+    labels = node.labels
     if not all(_requirement_matches(r, labels) for r in term.match_expressions):
         return False
     fields = {"metadata.name": node.name}
@@ -213,28 +220,22 @@ def _term_matches(term: core_pb2.NodeSelectorTerm, node: NodeInfo) -> bool:
 
 def filter_node_selector(pod: PodInfo, node: NodeInfo) -> tuple[str, ...]:
     """NodeAffinity: every nodeSelector label, and one of the required node affinity terms if any."""
-    spec = pod.pod.spec
-    if spec.node_selector:
-        labels = node.node.metadata.labels
-        for key, value in spec.node_selector.items():
+    if pod.node_selector:
+        labels = node.labels
+        for key, value in pod.node_selector.items():
             if labels.get(key) != value:
                 return (SELECTOR_MISMATCH,)
-    if spec.HasField("affinity") and spec.affinity.HasField("node_affinity"):
-        affinity = spec.affinity.node_affinity
-        if affinity.HasField("required_during_scheduling_ignored_during_execution"):
-            terms = affinity.required_during_scheduling_ignored_during_execution.node_selector_terms
-            if not any(_term_matches(t, node) for t in terms):
-                return (SELECTOR_MISMATCH,)
+    if pod.required_terms is not None and not any(_term_matches(t, node) for t in pod.required_terms):
+        return (SELECTOR_MISMATCH,)
     return ()
 
 
 def filter_taints(pod: PodInfo, node: NodeInfo) -> tuple[str, ...]:
-    """TaintToleration: the node's first NoSchedule or NoExecute taint the pod does not tolerate."""
-    for taint in node.node.spec.taints:
-        if taint.effect not in (NO_SCHEDULE, NO_EXECUTE):
-            continue                   # PreferNoSchedule only steers scoring in Kubernetes
-        if not _tolerated(pod, taint.key, taint.value, taint.effect):
-            return (taint_reason(taint.key, taint.value),)
+    """TaintToleration: the node's first NoSchedule or NoExecute taint the pod does not tolerate
+    (`NodeInfo.taints` holds only those: PreferNoSchedule only steers scoring in Kubernetes)."""
+    for key, value, effect in node.taints:
+        if not _tolerated(pod, key, value, effect):
+            return (taint_reason(key, value),)
     return ()
 
 
@@ -247,16 +248,29 @@ def filter_ready(pod: PodInfo, node: NodeInfo) -> tuple[str, ...]:
     return () if _tolerated(pod, implied, "", NO_SCHEDULE) else (NOT_READY,)
 
 
+def wants_host_ports(pod: PodInfo) -> bool:
+    return bool(pod.host_ports)
+
+
+def selects_nodes(pod: PodInfo) -> bool:
+    return bool(pod.node_selector) or pod.required_terms is not None
+
+
 class FilterPlugin(NamedTuple):
+    """A filter; with `relevant`, it runs only for the pods that predicate accepts: for the others it
+    could reject no node (Kubernetes' PreFilter answering Skip), and `schedule` leaves it out of the
+    pod's per-node loop."""
+
     name: str
     filter: Filter
+    relevant: Callable[[PodInfo], bool] | None = None
 
 
 FILTERS: tuple[FilterPlugin, ...] = (
     FilterPlugin("NodeUnschedulable", filter_unschedulable),
     FilterPlugin("NodeResourcesFit", filter_resources),
-    FilterPlugin("NodePorts", filter_host_ports),
-    FilterPlugin("NodeAffinity", filter_node_selector),
+    FilterPlugin("NodePorts", filter_host_ports, wants_host_ports),
+    FilterPlugin("NodeAffinity", filter_node_selector, selects_nodes),
     FilterPlugin("TaintToleration", filter_taints),
     FilterPlugin("NodeReady", filter_ready),
 )
@@ -345,18 +359,29 @@ def schedule(pod: core_pb2.Pod | PodInfo, snapshot: Snapshot, rng: Random, *,
     info = pod if isinstance(pod, PodInfo) else PodInfo.from_pod(pod)
     reasons: dict[str, tuple[str, ...]] = {}
     feasible: list[str] = []
+    # The hot loop (pods x nodes x filters): filter_node's work inlined, and the filters that are
+    # not relevant to this pod left out once, rather than asked per node.
+    checks = [p.filter for p in filters if p.relevant is None or p.relevant(info)]
     for name, node in snapshot.nodes.items():
-        why = filter_node(info, node, filters)
-        if why:
-            reasons[name] = why
+        for check in checks:
+            why = check(info, node)
+            if why:
+                reasons[name] = why
+                break
         else:
             feasible.append(name)
     num_nodes = len(snapshot.nodes)
     if len(feasible) <= 1:
         chosen = feasible[0] if feasible else None
         return ScheduleResult(chosen, num_nodes, MappingProxyType(reasons), tuple(feasible))
-    scores = {name: sum(p.weight * p.score(info, snapshot.nodes[name], snapshot) for p in scorers)
-              for name in feasible}
+    weighted = [(p.weight, p.score) for p in scorers]
+    scores: dict[str, float] = {}
+    for name in feasible:
+        node = snapshot.nodes[name]
+        total = 0
+        for weight, score in weighted:      # summed in plugin order, as sum() over them would
+            total += weight * score(info, node, snapshot)
+        scores[name] = total
     best = max(scores.values())
     tied = [name for name in feasible if scores[name] == best]
     chosen = tied[0] if len(tied) == 1 else rng.choice(tied)

@@ -414,6 +414,35 @@ def test_schedule_accepts_custom_plugins():
     assert (result.node_name, dict(result.reasons)) == ("c", {"a": ("no a",)})
 
 
+def test_schedule_leaves_out_filters_not_relevant_to_the_pod():
+    """A filter whose `relevant` refuses the pod is never called for it; for a pod it accepts, it filters."""
+    snap = build_snapshot([make_node(n) for n in "ab"], [])
+    calls = []
+
+    def not_b(pod, node):
+        calls.append(pod.key)
+        return ("no b",) if node.name == "b" else ()
+    filters = (FilterPlugin("NotB", not_b, lambda pod: pod.key.endswith("picky")),)
+    plain = schedule(make_pod("plain"), snap, random.Random(1), filters=filters)
+    assert (calls, plain.feasible) == ([], ("a", "b"))
+    picky = schedule(make_pod("picky"), snap, random.Random(1), filters=filters)
+    assert (picky.node_name, dict(picky.reasons), calls) == ("a", {"b": ("no b",)}, ["default/picky"] * 2)
+
+
+def test_filters_left_out_could_reject_no_node():
+    """The built-in `relevant` predicates are sound: a pod they refuse passes that filter on every node
+    (nodes with host ports taken and with labels the pod does not ask for)."""
+    busy = build_snapshot([make_node("a", labels={"zone": "x"})],
+                          [make_pod("web", node_name="a", host_ports=[("", "TCP", 80)])])
+    info = PodInfo.from_pod(make_pod("plain", cpu="1"))
+    for plugin in FILTERS:
+        if plugin.relevant is not None:
+            assert not plugin.relevant(info)
+            assert plugin.filter(info, busy.nodes["a"]) == (), plugin.name
+    wants = PodInfo.from_pod(make_pod("w", host_ports=[("", "TCP", 80)], node_selector={"zone": "y"}))
+    assert all(p.relevant(wants) for p in FILTERS if p.relevant is not None)
+
+
 def test_assume_takes_room_for_the_next_pod():
     """Scheduling then assuming pods one after another fills nodes until Kubernetes' message."""
     snap = build_snapshot([make_node("a", cpu="2"), make_node("b", cpu="2")], [])

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from scheduler.snapshot import (
     DEFAULT_MEMORY_REQUEST as DEF_MEM, DEFAULT_MILLI_CPU_REQUEST as DEF_CPU, HostPort, NodeInfo,
-    PodInfo, Resources, Snapshot, assume, build_snapshot, forget, remove_node, update_node,
+    PodInfo, PodPlacements, Resources, Snapshot, assume, build_snapshot, forget, remove_node, update_node,
 )
 from tests.unit.scheduler.scheduler_builders import make_node, make_pod
 
@@ -218,3 +218,30 @@ def test_incremental_updates_agree_with_a_rebuild(ops):
             snap = remove_node(snap, name)
             placed = {k: p for k, p in placed.items() if p.spec.node_name != name}
     assert _view(snap) == _view(build_snapshot(nodes.values(), placed.values()))
+
+
+# --- PodPlacements ----------------------------------------------------------------------------------
+_placement_op = st.tuples(st.sampled_from(["place", "remove"]), st.sampled_from([f"ns/p{i}" for i in range(300)]),
+                          st.sampled_from(["a", "b", "c"]))
+
+
+@settings(max_examples=100)
+@given(ops=st.lists(_placement_op, max_size=200))
+def test_pod_placements_behave_as_an_immutable_dict(ops):
+    """Every version of a PodPlacements reads as the dict it stands for, and later versions never
+    change an earlier one (random placements and removals of 300 keys over 128 buckets)."""
+    versions = [(PodPlacements(), {})]
+    for op, key, node in ops:
+        placements, want = versions[-1]
+        want = dict(want)
+        if op == "place":
+            placements = placements.with_placement(key, node)
+            want[key] = node
+        else:
+            placements = placements.without(key)
+            want.pop(key, None)
+        versions.append((placements, want))
+    for placements, want in versions:
+        assert dict(placements) == want and len(placements) == len(want) and placements == want
+        assert all(placements.get(k) == want.get(k) and (k in placements) == (k in want)
+                   for k in ("ns/p0", "ns/p1", "ns/p299", "other"))
