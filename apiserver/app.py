@@ -20,17 +20,13 @@ from apiserver.storage import Storage
 from apiserver.watchcache import WatchCache
 from client import buildinfo, kinds
 from client.httpserve import serve_metrics
-from client.process import run_process
+from client.process import ConfigError, host_port, run_process
 from skiffpb.k8s.core.v1 import core_pb2
 from store.client import StoreClient
 
 log = logging.getLogger("apiserver")
 
 BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-
-
-class ConfigError(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -42,13 +38,6 @@ class Config:
     node_ports: tuple[int, int]
     metrics: tuple[str, int] | None
     store_timeout: float
-
-
-def _host_port(flag: str, text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise ConfigError(f"{flag}: {text!r} is not HOST:PORT (port 0: any free port)")
-    return host, int(port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,7 +58,7 @@ def config_from_args(argv: list[str]) -> tuple[Config, str]:
     servers = tuple(s.strip() for s in a.etcd_servers.split(",") if s.strip())
     if not servers:
         raise ConfigError("--etcd-servers: give at least one store endpoint")
-    host, port = _host_port("--listen", a.listen)
+    host, port = host_port("--listen", a.listen)
     try:
         import ipaddress
         ipaddress.ip_network(a.service_cluster_ip_range, strict=False)
@@ -78,7 +67,7 @@ def config_from_args(argv: list[str]) -> tuple[Config, str]:
     lo, sep, hi = a.service_node_port_range.partition("-")
     if not sep or not lo.isdigit() or not hi.isdigit() or not 0 < int(lo) <= int(hi) < 65536:
         raise ConfigError(f"--service-node-port-range: {a.service_node_port_range!r} is not LOW-HIGH, e.g. 30000-32767")
-    metrics = _host_port("--metrics-listen", a.metrics_listen) if a.metrics_listen else None
+    metrics = host_port("--metrics-listen", a.metrics_listen) if a.metrics_listen else None
     return Config(servers, host, port, a.service_cluster_ip_range, (int(lo), int(hi)), metrics,
                   a.store_timeout), a.log_level
 

@@ -41,15 +41,11 @@ from dataclasses import dataclass
 
 from client.api import ApiClient
 from client.leaderelection import ApiLeaseLock, ElectionConfig, LeaderElector
-from client.process import run_process
+from client.process import ConfigError, endpoints, run_process
 
 log = logging.getLogger("client.candidate")
 
 EXIT_LOST = 1  # the process stopped leading (without --rejoin)
-
-
-class ConfigError(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -89,13 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(argv: list[str]) -> tuple[Config, str]:
     a = build_parser().parse_args(argv)
-    servers = tuple(s.strip() for s in a.apiserver.split(",") if s.strip())
-    if not servers:
-        raise ConfigError("--apiserver: give at least one HOST:PORT")
-    for s in servers:
-        host, sep, port = s.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ConfigError(f"--apiserver: {s!r} is not HOST:PORT")
+    servers = endpoints("--apiserver", a.apiserver)
     if not a.lease_name:
         raise ConfigError("--lease-name: must not be empty")
     try:

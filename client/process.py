@@ -4,7 +4,8 @@
         return run_process(argv, config_from_args, run, ConfigError)
 
 Exit codes: 0 after a clean stop (SIGTERM), 2 for a bad flag (the message names it). Logs go to
-stderr, one line per event, UTC timestamps.
+stderr, one line per event, UTC timestamps. `ConfigError`, `host_port` and `endpoints` are the flag
+checks every component shares.
 """
 from __future__ import annotations
 
@@ -15,6 +16,28 @@ import time
 from typing import Any, Awaitable, Callable
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class ConfigError(Exception):
+    """A bad flag: the message names it; the process exits 2."""
+
+
+def host_port(flag: str, text: str) -> tuple[str, int]:
+    """`HOST:PORT` (port 0: any free port) -> (host, port); ConfigError naming `flag` otherwise."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"{flag}: {text!r} is not HOST:PORT (port 0: any free port)")
+    return host, int(port)
+
+
+def endpoints(flag: str, text: str) -> tuple[str, ...]:
+    """Comma-separated HOST:PORTs (at least one), as given: `--apiserver 127.0.0.1:6443,127.0.0.1:6444`."""
+    out = tuple(s.strip() for s in text.split(",") if s.strip())
+    if not out:
+        raise ConfigError(f"{flag}: give at least one HOST:PORT")
+    for s in out:
+        host_port(flag, s)
+    return out
 
 
 def run_process(argv: list[str] | None, config_from_args: Callable[[list[str]], tuple[Any, str]],

@@ -49,7 +49,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from client.api import ApiClient
 from client.httpserve import serve_metrics
 from client.leaderelection import ApiLeaseLock, ElectionConfig, LeaderElector
-from client.process import run_process
+from client.process import ConfigError, endpoints, host_port, run_process
 from controller.deployment.controller import make as make_deployment
 from controller.endpoints import make as make_endpoint
 from controller.garbagecollector import make as make_garbagecollector
@@ -78,10 +78,6 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Controller]] = {
     "garbagecollector": make_garbagecollector,
     "namespace": make_namespace,
 }
-
-
-class ConfigError(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -148,13 +144,6 @@ def select_controllers(spec: str, known: list[str]) -> tuple[str, ...]:
     return enabled
 
 
-def _host_port(flag: str, text: str) -> tuple[str, int]:
-    host, sep, port = text.strip().rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ConfigError(f"{flag}: {text!r} is not HOST:PORT (port 0: any free port)")
-    return host, int(port)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m controller",
@@ -187,11 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(argv: list[str]) -> tuple[Config, str]:
     a = build_parser().parse_args(argv)
-    servers = tuple(s.strip() for s in a.apiserver.split(",") if s.strip())
-    if not servers:
-        raise ConfigError("--apiserver: give at least one HOST:PORT")
-    for s in servers:
-        _host_port("--apiserver", s)
+    servers = endpoints("--apiserver", a.apiserver)
     controllers = select_controllers(a.controllers, list(CONTROLLERS))
     if a.concurrent_syncs < 1:
         raise ConfigError(f"--concurrent-syncs: must be at least 1, got {a.concurrent_syncs}")
@@ -210,7 +195,7 @@ def config_from_args(argv: list[str]) -> tuple[Config, str]:
                       node_monitor_grace_period=durations["--node-monitor-grace-period"],
                       pod_eviction_timeout=durations["--pod-eviction-timeout"])
     identity = a.identity or f"{socket.gethostname()}_{uuid.uuid4()}"
-    metrics = _host_port("--metrics-listen", a.metrics_listen) if a.metrics_listen else None
+    metrics = host_port("--metrics-listen", a.metrics_listen) if a.metrics_listen else None
     return Config(servers, controllers, a.leader_elect, a.lease_name, a.lease_namespace, election, identity,
                   options, metrics), a.log_level
 

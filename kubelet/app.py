@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, replace
 
 from client.api import ApiClient
-from client.process import run_process
+from client.process import ConfigError, endpoints, host_port, run_process
 from client.quantity import parse_quantity
 from client.selectors import label_value_errors, qualified_name_errors
 from kubelet.control import serve_control
@@ -28,10 +28,6 @@ log = logging.getLogger("kubelet")
 
 MAX_PODS = 253   # hosts of a /24 pod CIDR after the gateway: every admitted pod gets its own IP
 _DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-
-
-class ConfigError(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -89,13 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _host_port(flag: str, text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ConfigError(f"{flag}: {text!r} is not HOST:PORT")
-    return host.strip("[]"), int(port)
-
-
 def _quantity(flag: str, text: str) -> str:
     try:
         value = parse_quantity(text)
@@ -134,11 +123,7 @@ def config_from_args(argv: list[str]) -> tuple[Config, str]:
     a = build_parser().parse_args(argv)
     if not a.hollow:
         raise ConfigError("--hollow: only the hollow kubelet exists so far; pass --hollow")
-    servers = tuple(s.strip() for s in a.apiserver.split(",") if s.strip())
-    if not servers:
-        raise ConfigError("--apiserver: give at least one HOST:PORT")
-    for s in servers:
-        _host_port("--apiserver", s)
+    servers = endpoints("--apiserver", a.apiserver)
     if not 0 <= a.nodes <= MAX_NODES:
         raise ConfigError(f"--nodes: must be between 0 and {MAX_NODES} (each node gets a /24 of 10.244.0.0/12), "
                           f"got {a.nodes}")
@@ -161,7 +146,8 @@ def config_from_args(argv: list[str]) -> tuple[Config, str]:
                           f"got {a.renew_interval}")
     _positive("--node-status-update-frequency", a.node_status_update_frequency)
     _positive("--node-status-report-frequency", a.node_status_report_frequency)
-    host, port = _host_port("--control-listen", a.control_listen)
+    host, port = host_port("--control-listen", a.control_listen)
+    host = host.strip("[]")
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:

@@ -34,17 +34,13 @@ from client.events import EventRecorder
 from client.httpserve import serve_metrics
 from client.informer import Informer
 from client.leaderelection import ApiLeaseLock, ElectionConfig, LeaderElector
-from client.process import run_process
+from client.process import ConfigError, endpoints, host_port, run_process
 from scheduler.loop import DEFAULT_SCHEDULER, Scheduler, Settings
 from scheduler.metrics import Metrics
 
 log = logging.getLogger("scheduler")
 
 EXIT_CRASHED = 1
-
-
-class ConfigError(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -69,13 +65,6 @@ def _bool(text: str) -> bool:
     if low in _FALSE:
         return False
     raise argparse.ArgumentTypeError(f"{text!r} is not a boolean: use true or false")
-
-
-def _host_port(flag: str, text: str, hint: str = "") -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ConfigError(f"{flag}: {text!r} is not HOST:PORT{hint}")
-    return host, int(port)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -113,11 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(argv: list[str]) -> tuple[Config, str]:
     a = build_parser().parse_args(argv)
-    servers = tuple(s.strip() for s in a.apiserver.split(",") if s.strip())
-    if not servers:
-        raise ConfigError("--apiserver: give at least one HOST:PORT")
-    for s in servers:
-        _host_port("--apiserver", s)
+    servers = endpoints("--apiserver", a.apiserver)
     if not a.lease_name:
         raise ConfigError("--lease-name: must not be empty")
     if not a.lease_namespace:
@@ -135,7 +120,7 @@ def config_from_args(argv: list[str]) -> tuple[Config, str]:
     if not a.pod_max_backoff_seconds >= a.pod_initial_backoff_seconds:
         raise ConfigError(f"--pod-max-backoff-seconds: must be at least --pod-initial-backoff-seconds "
                           f"({a.pod_initial_backoff_seconds}), got {a.pod_max_backoff_seconds}")
-    metrics = _host_port("--metrics-listen", a.metrics_listen, " (port 0: any free port)") if a.metrics_listen else None
+    metrics = host_port("--metrics-listen", a.metrics_listen) if a.metrics_listen else None
     identity = a.identity or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
     settings = Settings(scheduler_name=a.scheduler_name, bind_concurrency=a.bind_concurrency,
                         initial_backoff=a.pod_initial_backoff_seconds, max_backoff=a.pod_max_backoff_seconds)
