@@ -84,6 +84,18 @@ def resolve_targets(args: Sequence[str]) -> list[tuple[Kind, str | None]]:
     return [(kind, name) for name in args[1:]] or [(kind, None)]
 
 
+def subcommand(ctx: Context, words: Sequence[str], group: str, known, usage: str) -> tuple[str, list[str]] | None:
+    """`skiff GROUP SUB ARGS...` (config, rollout, set): (SUB, ARGS); None after printing `usage`
+    when no SUB is given; UsageError for an unknown one, in kubectl's words."""
+    if not words:
+        ctx.say(usage)
+        return None
+    sub, rest = words[0], list(words[1:])
+    if sub not in known:
+        raise UsageError(f'unknown command "{sub}" for "skiff {group}"\nRun \'skiff {group} --help\' for usage.')
+    return sub, rest
+
+
 def namespace_of(kind: Kind, given: str | None, explicit: str | None) -> str:
     """A namespace for `kind`: the manifest's (`given`), else -n (`explicit`), else default; "" if cluster-scoped."""
     if not kind.namespaced:

@@ -45,7 +45,7 @@ import yaml
 
 from cli import printers
 from cli.api import DEFAULT_SERVER, split_servers
-from cli.commands import UsageError
+from cli.commands import UsageError, subcommand
 from cli.tabwriter import tabwrite
 
 ENV = "SKIFFCONFIG"
@@ -381,13 +381,10 @@ def add_parsers(subs: dict, make_parser, global_flags) -> None:
 
 def run_config(ctx, args) -> int:
     """`skiff config SUBCOMMAND ...`; the exit code. ctx.out/ctx.err are used; ctx.server is not."""
-    words = list(args.args)
-    if not words:
-        ctx.say(USAGE)
+    picked = subcommand(ctx, args.args, "config", SUBCOMMANDS, USAGE)
+    if picked is None:
         return 0
-    sub, rest = words[0], words[1:]
-    if sub not in SUBCOMMANDS:
-        raise UsageError(f'unknown command "{sub}" for "skiff config"\nRun \'skiff config --help\' for usage.')
+    sub, rest = picked
     path = path_of(os.environ)
     try:
         config = load(path)

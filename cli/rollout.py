@@ -45,7 +45,7 @@ from google.protobuf.message import Message
 
 from cli import outcome, printers
 from cli.api import Api, ServerError, Unreachable
-from cli.commands import Context, UsageError, file_targets, namespace_of, resolve_targets
+from cli.commands import Context, UsageError, file_targets, namespace_of, resolve_targets, subcommand
 from cli.describers import Clock, Writer
 from cli.describers_pod import describe_pod_template
 from cli.record import CHANGE_CAUSE
@@ -390,13 +390,10 @@ def targets_of(ctx: Context, api: Api, words: Sequence[str], filenames: Sequence
 
 
 def run_rollout(ctx: Context, args) -> int:
-    words = list(args.args)
-    if not words:
-        ctx.say(USAGE)
+    picked = subcommand(ctx, args.args, "rollout", SUBCOMMANDS, USAGE)
+    if picked is None:
         return 0
-    sub, rest = words[0], words[1:]
-    if sub not in SUBCOMMANDS:
-        raise UsageError(f'unknown command "{sub}" for "skiff rollout"\nRun \'skiff rollout --help\' for usage.')
+    sub, rest = picked
     _check_flags(sub, args)
     try:
         with ctx.api() as api:
@@ -452,38 +449,25 @@ def _undo(ctx: Context, api: Api, targets: list[Target], args) -> int:
 
 
 def _pause(ctx: Context, api: Api, targets: list[Target], args) -> int:
-    return _toggle(ctx, api, targets, paused=True)
+    return _patch_each(ctx, api, targets, lambda t, obj: pause_patch(t.kind, obj, True), "paused")
 
 
 def _resume(ctx: Context, api: Api, targets: list[Target], args) -> int:
-    return _toggle(ctx, api, targets, paused=False)
-
-
-def _toggle(ctx: Context, api: Api, targets: list[Target], *, paused: bool) -> int:
-    """pause/resume: every object is tried; errors are listed at the end (kubectl's aggregate)."""
-    objs = [(t, api.get(t.kind, t.namespace, t.name)) for t in targets]
-    errors = []
-    for t, obj in objs:
-        try:
-            patch = pause_patch(t.kind, obj, paused)
-        except RolloutError as e:
-            errors.append(object_error(t.kind, t.name, e))
-            continue
-        try:
-            api.patch(t.kind, t.namespace, t.name, patch)
-        except ServerError as e:
-            errors.append(f"failed to patch: {e.message}")
-            continue
-        ctx.say(f"{printers.object_name(t.kind, t.name)} {'paused' if paused else 'resumed'}")
-    return _report(ctx, errors)
+    return _patch_each(ctx, api, targets, lambda t, obj: pause_patch(t.kind, obj, False), "resumed")
 
 
 def _restart(ctx: Context, api: Api, targets: list[Target], args) -> int:
+    return _patch_each(ctx, api, targets, lambda t, obj: restart_patch(t.kind, obj, ctx.now()), "restarted")
+
+
+def _patch_each(ctx: Context, api: Api, targets: list[Target], make_patch, done: str) -> int:
+    """pause/resume/restart: the patch `make_patch(target, live object)` on every object; every object
+    is tried, and errors are listed at the end (kubectl's aggregate)."""
     objs = [(t, api.get(t.kind, t.namespace, t.name)) for t in targets]
     errors = []
     for t, obj in objs:
         try:
-            patch = restart_patch(t.kind, obj, ctx.now())
+            patch = make_patch(t, obj)
         except RolloutError as e:
             errors.append(object_error(t.kind, t.name, e))
             continue
@@ -492,7 +476,7 @@ def _restart(ctx: Context, api: Api, targets: list[Target], args) -> int:
         except ServerError as e:
             errors.append(f"failed to patch: {e.message}")
             continue
-        ctx.say(f"{printers.object_name(t.kind, t.name)} restarted")
+        ctx.say(f"{printers.object_name(t.kind, t.name)} {done}")
     return _report(ctx, errors)
 
 

@@ -26,7 +26,7 @@ from google.protobuf.message import Message
 
 from cli import outcome, printers, record
 from cli.api import Api, ServerError
-from cli.commands import Context, UsageError, file_targets, namespace_of, resolve_targets
+from cli.commands import Context, UsageError, file_targets, namespace_of, resolve_targets, subcommand
 from cli.metadata_cmds import split_resources_and_pairs
 from cli.rollout import report_lines
 from client.kinds import Kind
@@ -162,13 +162,10 @@ def _spec(obj: Message, path: Sequence[str], field: str):
 
 # -- the shell -----------------------------------------------------------------------------------
 def run_set(ctx: Context, args) -> int:
-    words = list(args.args)
-    if not words:
-        ctx.say(USAGE)
+    picked = subcommand(ctx, args.args, "set", SUBCOMMANDS, USAGE)
+    if picked is None:
         return 0
-    sub, rest = words[0], words[1:]
-    if sub not in SUBCOMMANDS:
-        raise UsageError(f'unknown command "{sub}" for "skiff set"\nRun \'skiff set --help\' for usage.')
+    sub, rest = picked
     resources, pairs = split_resources_and_pairs(rest, "image")
     images = parse_images(pairs)
     problems = validate(resources, args.filename, images, all_=args.all, selector=args.selector)
