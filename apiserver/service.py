@@ -14,7 +14,6 @@ import logging
 import secrets
 import time
 import uuid
-from datetime import datetime, timezone
 
 import grpc
 from google.protobuf.message import Message
@@ -28,6 +27,7 @@ from client import binding, buildinfo, kinds
 from client.codec import DecodeError, from_dict, to_dict
 from client.errors import STATUS_KEY
 from client.kinds import Kind
+from client.times import format_time
 from client.selectors import SelectorError, check_fields, parse_field_selector, parse_label_selector
 from skiffpb.api.v1 import api_pb2, api_pb2_grpc
 from skiffpb.k8s.apps.v1 import apps_pb2
@@ -52,7 +52,7 @@ _SNAKE = {"major": "major", "minor": "minor", "gitVersion": "git_version", "gitC
 
 
 def now_rfc3339(t: float | None = None) -> str:
-    return datetime.fromtimestamp(time.time() if t is None else t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(time.time() if t is None else t)
 
 
 async def _abort(context, err: errors.ApiError):

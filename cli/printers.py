@@ -25,6 +25,7 @@ from google.protobuf.message import Message
 
 from cli import goformat, jsonpath
 from client.codec import to_dict
+from client.times import parse_time  # noqa: F401 - one parser; other cli modules use printers.parse_time
 from client.kinds import Kind
 
 NONE = "<none>"
@@ -81,19 +82,6 @@ def human_duration(seconds: float) -> str:
         dy = (hours // 24) % 365
         return f"{hours // 24 // 365}y" if dy == 0 else f"{hours // 24 // 365}y{dy}d"
     return f"{hours // 24 // 365}y"
-
-
-def parse_time(stamp: str) -> float | None:
-    """An RFC 3339 timestamp ("2026-11-26T01:02:03Z", with or without fractions) as epoch seconds."""
-    if not stamp:
-        return None
-    try:
-        dt = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
 
 
 def age(stamp: str, now: float) -> str:

@@ -22,12 +22,12 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from google.protobuf.message import Message
 
 from client import kinds
 from client.errors import ApiError, Conflict, NotFound
+from client.times import format_time
 from skiffpb.k8s.core.v1 import core_pb2
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,6 @@ log = logging.getLogger(__name__)
 QUEUE = 1000          # events waiting to be written before new ones are dropped
 CACHE = 4096          # (object, type, reason, message) keys remembered for folding repeats
 WRITERS = 4           # events written at once
-
-
-def rfc3339(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def reference(obj: Message) -> core_pb2.ObjectReference:
@@ -57,7 +53,7 @@ def new_event(obj: Message, type_: str, reason: str, message: str, component: st
     """A fresh Event about `obj`, named `<object name>.<suffix>` in the object's namespace."""
     ref = reference(obj)
     ev = core_pb2.Event(api_version="v1", kind="Event", involved_object=ref, reason=reason, message=message,
-                        type=type_, count=1, first_timestamp=rfc3339(now), last_timestamp=rfc3339(now),
+                        type=type_, count=1, first_timestamp=format_time(now), last_timestamp=format_time(now),
                         reporting_component=component)
     ev.metadata.name = f"{ref.name}.{suffix or secrets.token_hex(8)}"
     ev.metadata.namespace = ref.namespace or "default"

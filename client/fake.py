@@ -28,8 +28,8 @@ import asyncio
 import collections
 import itertools
 import json
+import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, AsyncIterator
 
 from google.protobuf.message import Message
@@ -43,6 +43,7 @@ from client.errors import (
     AlreadyExists, ApiError, BadRequest, Conflict, Gone, Invalid, NotFound, Unavailable,
 )
 from client.kinds import Kind
+from client.times import format_time
 from client.selectors import SelectorError, check_fields, parse_field_selector, parse_label_selector
 from skiffpb.api.v1 import api_pb2
 from skiffpb.k8s.apps.v1 import apps_pb2
@@ -519,4 +520,4 @@ def _json_patch(target: Any, ops: Any) -> Any:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(time.time())

@@ -27,6 +27,6 @@ Invariants the cores keep:
 - Objects from the cache are never mutated: every change is made on a copy inside the Plan.
 
 Shared pieces: `controller.ownership` (ownerReferences, adoption and release),
-`controller.expectations` (the Expectations record), `controller.times` (RFC 3339 <-> seconds).
+`controller.expectations` (the Expectations record), `client.times` (RFC 3339 <-> seconds, shared).
 Vocabulary: controller/README.md.
 """

@@ -46,12 +46,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
-import math
 from collections.abc import Iterable, Mapping, Set as AbstractSet
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 
 from client.leaderelection import parse_micro_time
+from client.times import format_time
 from skiffpb.k8s.core.v1 import core_pb2
 
 __all__ = [
@@ -184,11 +183,6 @@ Action = StartPod | PostRunningStatus | RejectPod | KillPod | FinalizePod | Forg
 # -- small pure helpers -----------------------------------------------------------------------------
 def pod_key(pod: core_pb2.Pod) -> str:
     return f"{pod.metadata.namespace}/{pod.metadata.name}"
-
-
-def format_time(t: float) -> str:
-    """metav1.Time: RFC 3339 truncated to the second, `2026-11-26T01:02:03Z`."""
-    return datetime.fromtimestamp(math.floor(t), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_time(text: str) -> float | None:

@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 
 from client.leaderelection import format_micro_time
-from kubelet.hollow import format_time
+from client.times import format_time
 from skiffpb.k8s.coordination.v1 import coordination_pb2
 from skiffpb.k8s.core.v1 import core_pb2
 from skiffpb.k8s.meta.v1 import meta_pb2

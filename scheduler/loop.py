@@ -50,7 +50,8 @@ from random import Random
 
 from client.api import Conflict, NotFound
 from client.errors import ApiError
-from client.events import EventRecorder, rfc3339
+from client.events import EventRecorder
+from client.times import format_time
 from client.informer import DeletedFinalStateUnknown, Informer, key_of, split_key
 from scheduler.algorithm import schedule
 from scheduler.metrics import Metrics
@@ -430,7 +431,7 @@ class Scheduler:
         self.recorder.event(pod, "Warning", "FailedScheduling", message)
         if self._status_writes.get(key) == message:
             return
-        desired = unschedulable_status(pod, message, rfc3339(self._wall()))
+        desired = unschedulable_status(pod, message, format_time(self._wall()))
         if desired is not None:
             self._status_writes[key] = message
             tasks.create_task(self._write_status(key, desired, message))
@@ -452,7 +453,7 @@ class Scheduler:
                         fresh = await self.api.get("pods", ns, name)
                     if fresh.spec.node_name or fresh.metadata.uid != uid or _terminating(fresh):
                         return
-                    pod = unschedulable_status(fresh, message, rfc3339(self._wall()))
+                    pod = unschedulable_status(fresh, message, format_time(self._wall()))
                     if pod is None:
                         return
                 log.info("%s: PodScheduled=False not written: the pod keeps changing", key)

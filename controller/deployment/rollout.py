@@ -35,7 +35,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from controller.deployment import annotations as ann
-from controller.times import parse_time
+from client.times import parse_time
 from skiffpb.k8s.apps.v1 import apps_pb2
 from skiffpb.k8s.core.v1 import core_pb2
 from skiffpb.k8s.meta.v1 import meta_pb2

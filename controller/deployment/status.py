@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 from controller.deployment.revision import find_new_replica_set
 from controller.deployment.rollout import available_replicas, max_unavailable, replicas, total_replicas
-from controller.times import format_time, parse_time
+from client.times import format_time, parse_time
 from skiffpb.k8s.apps.v1 import apps_pb2
 from skiffpb.k8s.meta.v1 import meta_pb2
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from google.protobuf.message import Message
 
 from client import kinds
-from controller.times import format_time
+from client.times import format_time
 from skiffpb.k8s.core.v1 import core_pb2
 from skiffpb.k8s.meta.v1 import meta_pb2
 

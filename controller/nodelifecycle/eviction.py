@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from controller.nodelifecycle.health import NOT_READY_TAINT, UNREACHABLE_TAINT
-from controller.times import format_time, parse_time
+from client.times import format_time, parse_time
 from skiffpb.k8s.core.v1 import core_pb2
 
 __all__ = ["EvictionPlan", "eviction_delay", "eviction_plan", "pods_marked_not_ready", "tolerates"]

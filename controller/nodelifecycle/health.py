@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller.times import format_time, parse_time
+from client.times import format_time, parse_time
 from skiffpb.k8s.coordination.v1 import coordination_pb2
 from skiffpb.k8s.core.v1 import core_pb2
 

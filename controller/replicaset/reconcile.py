@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from client.selectors import label_selector_from_proto
 from controller import ownership
 from controller.ownership import Claim
-from controller.times import format_time, parse_time
+from client.times import format_time, parse_time
 from skiffpb.k8s.apps.v1 import apps_pb2
 from skiffpb.k8s.core.v1 import core_pb2
 from skiffpb.k8s.meta.v1 import meta_pb2

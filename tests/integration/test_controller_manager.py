@@ -33,7 +33,7 @@ from client.workqueue import ShutDown, WorkQueue
 from controller.deployment import annotations as ann
 from controller.ownership import controller_of
 from controller.replicaset.reconcile import is_active, is_ready
-from controller.times import format_time
+from client.times import format_time
 from skiffpb.k8s.apps.v1 import apps_pb2
 from skiffpb.k8s.core.v1 import core_pb2
 from tests.harness import Proc

@@ -16,7 +16,7 @@ import pytest
 from client.api import JSON_PATCH, ApiClient
 from client.errors import NotFound
 from client.leaderelection import format_micro_time
-from controller.times import format_time
+from client.times import format_time
 from skiffpb.k8s.apps.v1 import apps_pb2
 from skiffpb.k8s.coordination.v1 import coordination_pb2
 from skiffpb.k8s.core.v1 import core_pb2

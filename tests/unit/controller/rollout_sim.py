@@ -19,7 +19,7 @@ from controller.deployment import annotations as ann
 from controller.deployment import reconcile as dreconcile
 from controller.deployment import rollout
 from controller.replicaset import reconcile as rsreconcile
-from controller.times import format_time
+from client.times import format_time
 from skiffpb.k8s.apps.v1 import apps_pb2
 from skiffpb.k8s.core.v1 import core_pb2
 from skiffpb.k8s.meta.v1 import meta_pb2

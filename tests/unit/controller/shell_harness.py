@@ -23,7 +23,7 @@ from client.api import kind_of
 from client.fake import FakeApi
 from controller.manager import ControllerContext
 from controller.replicaset.reconcile import is_ready
-from controller.times import format_time
+from client.times import format_time
 from skiffpb.k8s.apps.v1 import apps_pb2
 from skiffpb.k8s.core.v1 import core_pb2
 

@@ -10,7 +10,7 @@ from controller.deployment import annotations as ann
 from controller.deployment import status as st
 from controller.deployment.reconcile import Event, claim_replica_sets, on_already_exists, reconcile
 from controller.deployment.revision import new_replica_set, pod_template_hash
-from controller.times import format_time, parse_time
+from client.times import format_time, parse_time
 from skiffpb.k8s.apps.v1 import apps_pb2
 from tests.unit.controller.rollout_sim import T0, Cluster, deployment
 

@@ -15,7 +15,7 @@ from controller.deployment.revision import (
     HASH_ALPHABET, equal_ignore_hash, find_new_replica_set, find_old_replica_sets, history_to_delete,
     max_revision, new_replica_set, pod_template_hash, revision, sync_new_rs_annotations,
 )
-from controller.times import format_time
+from client.times import format_time
 from skiffpb.k8s.apps.v1 import apps_pb2
 from skiffpb.k8s.core.v1 import core_pb2
 from tests.unit.controller.rollout_sim import T0, deployment

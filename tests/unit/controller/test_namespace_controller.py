@@ -9,7 +9,7 @@ from controller.namespace import make
 from controller.namespace.reconcile import (
     CONDITION_TYPES, FINALIZER, finalized, is_terminating, reconcile, status_conditions,
 )
-from controller.times import format_time
+from client.times import format_time
 from skiffpb.k8s.core.v1 import core_pb2
 from tests.unit.controller.shellkit import eventually, running, settled
 

@@ -12,7 +12,7 @@ from controller.nodelifecycle.eviction import eviction_delay, eviction_plan, pod
 from controller.nodelifecycle.health import (
     LEASE_NAMESPACE, NOT_READY_TAINT, UNREACHABLE_TAINT, node_health, ready_status,
 )
-from controller.times import format_time
+from client.times import format_time
 from skiffpb.k8s.coordination.v1 import coordination_pb2
 from skiffpb.k8s.core.v1 import core_pb2
 from tests.unit.controller.shellkit import eventually, running

@@ -11,7 +11,7 @@ from controller.replicaset.reconcile import (
     BURST_REPLICAS, calculate_status, claim, is_active, is_available, is_ready, pod_from_template,
     pods_to_delete, reconcile, slow_start_batches,
 )
-from controller.times import format_time, parse_time
+from client.times import format_time, parse_time
 from skiffpb.k8s.apps.v1 import apps_pb2
 from skiffpb.k8s.core.v1 import core_pb2
 from skiffpb.k8s.meta.v1 import meta_pb2

@@ -15,7 +15,7 @@ from controller.deployment.rollout import (
     old_pods_running, old_rs_scale_down, proportional_scale, recreate_scale_down, resolve_fenceposts,
     scaled_value,
 )
-from controller.times import format_time
+from client.times import format_time
 from skiffpb.k8s.apps.v1 import apps_pb2
 from skiffpb.k8s.core.v1 import core_pb2
 from skiffpb.k8s.meta.v1 import meta_pb2

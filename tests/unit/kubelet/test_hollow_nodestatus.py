@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from client.leaderelection import parse_micro_time
-from kubelet.hollow import format_time
+from client.times import format_time
 from kubelet.nodestatus import (
     LEASE_NAMESPACE, MAX_NODES, NodeShape, desired_node, internal_ip_for, merge_registration, needs_status_post,
     new_lease, node_identity, node_labels, node_pod_cidr, node_status, pod_cidr_for, renewed_lease,
