@@ -41,8 +41,9 @@ def endpoints(flag: str, text: str) -> tuple[str, ...]:
 
 
 def run_process(argv: list[str] | None, config_from_args: Callable[[list[str]], tuple[Any, str]],
-                run: Callable[[Any], Awaitable[None]], config_error: type[Exception],
+                run: Callable[[Any], Awaitable[int | None]], config_error: type[Exception],
                 quiet_loggers: tuple[str, ...] = ()) -> int:
+    """Parses the flags, sets up logging, runs `run(config)`; its int result (None: 0) is the exit code."""
     try:
         cfg, level = config_from_args(sys.argv[1:] if argv is None else argv)
     except config_error as e:
@@ -53,8 +54,8 @@ def run_process(argv: list[str] | None, config_from_args: Callable[[list[str]], 
     for name in quiet_loggers:
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
-        asyncio.run(run(cfg))
+        status = asyncio.run(run(cfg))
     except config_error as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0

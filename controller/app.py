@@ -392,10 +392,4 @@ async def run(cfg: Config) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    status = 0
-
-    async def _run(cfg: Config) -> None:
-        nonlocal status
-        status = await run(cfg)
-
-    return run_process(argv, config_from_args, _run, ConfigError) or status
+    return run_process(argv, config_from_args, run, ConfigError)

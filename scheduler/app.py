@@ -212,11 +212,5 @@ async def run(cfg: Config) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    status = 0
-
-    async def _run(cfg: Config) -> None:
-        nonlocal status
-        status = await run(cfg)
-
     # grpc's debug lines ("Loaded running loop", one per call) would drown the scheduler's own.
-    return run_process(argv, config_from_args, _run, ConfigError, quiet_loggers=("grpc",)) or status
+    return run_process(argv, config_from_args, run, ConfigError, quiet_loggers=("grpc",))
