@@ -22,13 +22,13 @@ from apiserver import errors, strategy
 from apiserver.admission import Allocator
 from apiserver.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
 from apiserver.storage import Storage, parse_rv
-from apiserver.watchcache import WatchCache
+from apiserver.watchcache import Trigger, WatchCache
 from client import binding, buildinfo, kinds
 from client.codec import DecodeError, from_dict, to_dict
 from client.errors import STATUS_KEY
 from client.kinds import Kind
 from client.times import format_time
-from client.selectors import SelectorError, check_fields, parse_field_selector, parse_label_selector
+from client.selectors import Operator, SelectorError, check_fields, parse_field_selector, parse_label_selector
 from skiffpb.api.v1 import api_pb2, api_pb2_grpc
 from skiffpb.k8s.apps.v1 import apps_pb2
 
@@ -207,6 +207,23 @@ class ApiService(api_pb2_grpc.ApiServicer):
         def predicate(obj: Message) -> bool:
             return all(check(obj) for check in checks)
         return predicate
+
+    @staticmethod
+    def _trigger(kind: Kind, namespace: str, label_selector: str, field_selector: str) -> Trigger | None:
+        """The one-field requirement of a watch's selectors that the watch cache indexes it under
+        (a field `=`, else a label `=`/`in`, else its namespace); None when there is none. Called
+        after `_predicate` accepted the selectors."""
+        getters = strategy.field_labels(kind)
+        for r in parse_field_selector(field_selector).requirements:
+            if r.operator == Operator.EQUALS and r.field in getters:
+                return Trigger(f"field:{r.field}", getters[r.field], frozenset([r.value]))
+        for r in parse_label_selector(label_selector).requirements:
+            if r.operator in (Operator.EQUALS, Operator.IN):
+                key = r.key
+                return Trigger(f"label:{key}", lambda o: o.metadata.labels.get(key), frozenset(r.values))
+        if namespace and kind.namespaced:
+            return Trigger("namespace", lambda o: o.metadata.namespace, frozenset([namespace]))
+        return None
 
     @_guard
     async def List(self, request, context):
@@ -494,6 +511,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
         watchers, and a watcher that falls behind gets what piled up in one message."""
         kind = kinds.by_resource(request.resource)
         predicate = self._predicate(kind, request.namespace, request.label_selector, request.field_selector)
+        trigger = self._trigger(kind, request.namespace, request.label_selector, request.field_selector)
         cache = self._cache(kind)
         await asyncio.wait_for(cache.ready.wait(), 10)
         rv = None
@@ -501,7 +519,7 @@ class ApiService(api_pb2_grpc.ApiServicer):
             rv = parse_rv(request.resource_version)
             await cache.wait_for_revision(rv)
         try:
-            sub, initial = cache.subscribe(rv, predicate)
+            sub, initial = cache.subscribe(rv, predicate, trigger)
         except errors.Gone as e:
             await context.write(_frame([api_pb2.WatchEvent(type="ERROR", status=e.status()).SerializeToString()]))
             return

@@ -11,7 +11,12 @@ current revision, then waits until the cache has caught up to it, so a list neve
 that was acknowledged before it began.
 
 Selectors are applied per subscriber with Kubernetes' rules: an object that stops matching is sent
-as DELETED, one that starts matching as ADDED.
+as DELETED, one that starts matching as ADDED. A subscriber whose selectors pin one value (a label
+`key=v` or `key in (v1,v2)`, a field `spec.nodeName=n`, its namespace) is indexed under it, its
+`Trigger`, as Kubernetes' cacher indexes watchers: an event is offered only to the subscribers
+indexed under the values of its object (new and previous) plus those without a trigger, so 1,000
+kubelet-like watchers of their own pods cost one dictionary lookup per event, not 1,000 selector
+checks.
 """
 from __future__ import annotations
 
@@ -37,6 +42,14 @@ SUBSCRIBER_QUEUE = 10_000  # events queued for one client watch before it is dro
 Predicate = Callable[[Message], bool]
 
 
+@dataclass(frozen=True)
+class Trigger:
+    """Subscribers indexed by `name` only see objects whose `get(obj)` is one of `values`."""
+    name: str                           # "label:app", "field:spec.nodeName", "namespace"
+    get: Callable[[Message], str | None]
+    values: frozenset[str]
+
+
 def _key(obj: Message) -> tuple[str, str]:
     return obj.metadata.namespace, obj.metadata.name
 
@@ -47,6 +60,7 @@ class Subscriber:
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(SUBSCRIBER_QUEUE))
     dropped: bool = False
     min_rev: int = 0     # events at or below it were already delivered (the watch's start)
+    trigger: Trigger | None = None
 
     def offer(self, ev: Event) -> None:
         """Queues `ev` as this subscriber sees it through its selectors."""
@@ -85,6 +99,9 @@ class WatchCache:
         self.window: collections.deque[Event] = collections.deque(maxlen=WINDOW)
         self.window_start = 0          # events with revision > window_start are all in the window
         self.subscribers: set[Subscriber] = set()
+        self._untriggered: set[Subscriber] = set()
+        # trigger name -> (its getter, value -> the subscribers indexed under it)
+        self._triggered: dict[str, tuple[Callable[[Message], str | None], dict[str, set[Subscriber]]]] = {}
         self.ready = asyncio.Event()
         self._advanced = asyncio.Condition()
         self._watch: sc.Watch | None = None
@@ -151,7 +168,14 @@ class WatchCache:
         await self._advance(batch[-1].revision)
 
     def _fan_out(self, ev: Event) -> None:
-        for s in list(self.subscribers):
+        targets = set(self._untriggered)
+        for get, by_value in self._triggered.values():
+            for obj in (ev.obj, ev.prev):
+                if obj is not None:
+                    subs = by_value.get(get(obj))
+                    if subs:
+                        targets |= subs
+        for s in targets:
             s.offer(ev)
 
     async def _advance(self, rev: int) -> None:
@@ -191,10 +215,12 @@ class WatchCache:
         items = [o for k, o in sorted(self.objects.items()) if predicate(o)]
         return items, self.rev
 
-    def subscribe(self, rv: int | None, predicate: Predicate) -> tuple[Subscriber, list[Event]]:
+    def subscribe(self, rv: int | None, predicate: Predicate,
+                  trigger: Trigger | None = None) -> tuple[Subscriber, list[Event]]:
         """A live subscription plus what comes before it: for `rv` None, an ADDED event per current
-        object; else every retained event after `rv` (410 Gone if the window no longer reaches it)."""
-        sub = Subscriber(predicate, min_rev=self.rev if rv is None else max(rv, self.rev))
+        object; else every retained event after `rv` (410 Gone if the window no longer reaches it).
+        `trigger`: what `predicate` requires of one field, for the index (it must imply it)."""
+        sub = Subscriber(predicate, min_rev=self.rev if rv is None else max(rv, self.rev), trigger=trigger)
         if rv is None:
             initial = [Event("ADDED", o, self.rev) for _, o in sorted(self.objects.items()) if predicate(o)]
         else:
@@ -207,10 +233,28 @@ class WatchCache:
                     if sub_ev is not None:
                         initial.append(sub_ev)
         self.subscribers.add(sub)
+        if trigger is None:
+            self._untriggered.add(sub)
+        else:
+            _, by_value = self._triggered.setdefault(trigger.name, (trigger.get, {}))
+            for v in trigger.values:
+                by_value.setdefault(v, set()).add(sub)
         return sub, initial
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
+        self._untriggered.discard(sub)
+        t = sub.trigger
+        if t is not None and t.name in self._triggered:
+            by_value = self._triggered[t.name][1]
+            for v in t.values:
+                subs = by_value.get(v)
+                if subs is not None:
+                    subs.discard(sub)
+                    if not subs:
+                        del by_value[v]
+            if not by_value:
+                del self._triggered[t.name]
 
 
 def _through(sub: Subscriber, ev: Event) -> Event | None:
