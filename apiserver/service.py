@@ -544,6 +544,8 @@ class ApiService(api_pb2_grpc.ApiServicer):
                         last_sent = time.monotonic()
                     continue
                 spacing = min(MAX_SPACING_S, WRITE_COST_S * self.open_watches) - (time.monotonic() - last_sent)
+                if deadline is not None:
+                    spacing = min(spacing, deadline - time.monotonic())
                 if spacing > 0:  # this stream wrote recently: let events pile up into one message
                     await asyncio.sleep(spacing)
                 batch = [ev]

@@ -92,8 +92,7 @@ class ControllerContext:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        for rec in self._recorders.values():
-            await rec.close()
+        await asyncio.gather(*(rec.close() for rec in self._recorders.values()))
 
 
 def object_of(obj: Message | DeletedFinalStateUnknown) -> Message:

@@ -52,7 +52,13 @@ def owner_kind(ref) -> kinds.Kind | None:
     try:
         return kinds.by_gvk(ref.api_version, ref.kind)
     except kinds.UnknownKind:
-        return None                 # an owner of a kind Skiff does not serve cannot exist here
+        return None                 # a kind Skiff does not serve: the owner cannot be looked up
+
+
+# An owner the collector cannot look up (a kind Skiff does not serve; a namespaced owner of a
+# cluster-scoped object). Kubernetes never collects such a dependent (it reports the reference as
+# unresolvable); counting the owner as present does the same: the object is kept, nothing dropped.
+UNRESOLVABLE = OwnerState(exists=True)
 
 
 def _interesting(obj: Message) -> bool:
@@ -108,8 +114,15 @@ class GarbageCollector(QueueController):
 
     async def owner_state(self, obj: Message, ref) -> OwnerState:
         kind = owner_kind(ref)
-        if kind is None or (kind.namespaced and not obj.metadata.namespace):
-            return ABSENT           # unknown kind, or a namespaced owner of a cluster-scoped object
+        if kind is None:
+            log.warning("%s %s: owner %s %s (uid %s) is of a kind Skiff does not serve; the object is kept",
+                        type(obj).__name__, obj.metadata.name, ref.api_version, ref.kind, ref.uid)
+            return UNRESOLVABLE
+        if kind.namespaced and not obj.metadata.namespace:
+            self.events.event(obj, "Warning", "OwnerRefInvalidNamespace",
+                              f"ownerRef [{ref.api_version}/{ref.kind}, namespace: , name: {ref.name}, uid: "
+                              f"{ref.uid}] does not exist in namespace \"\"")
+            return UNRESOLVABLE
         ns = obj.metadata.namespace if kind.namespaced else ""
         cached = self.informers[kind.resource].get(ns, ref.name)
         if cached is not None and cached.metadata.uid == ref.uid:

@@ -20,7 +20,7 @@ import logging
 
 from google.protobuf.message import Message
 
-from client.errors import ApiError, NotFound
+from client.errors import ApiError, Conflict, NotFound
 from controller.manager import ControllerContext, QueueController, Requeue
 from controller.nodelifecycle.eviction import eviction_plan, pods_marked_not_ready
 from controller.nodelifecycle.health import LEASE_NAMESPACE, node_health, ready_status
@@ -92,11 +92,13 @@ class NodeLifecycleController(QueueController):
             if h.taints_cleared:
                 self.events.event(current, "Normal", "NodeReady", f"Node {key} status is now: NodeReady")
         pods = self.pods.by_index("node", key)
-        if h.ready in ("False", "Unknown"):
-            await self._mark_not_ready(pods, now)
+        # Evictions that are due come first: a failed status write below must not delay them.
         plan = eviction_plan(pods, current.spec.taints, now=now, default_timeout=opts.pod_eviction_timeout)
         for pod in plan.evict:
             await self._evict(pod)
+        if h.ready in ("False", "Unknown"):
+            evicted = {id(p) for p in plan.evict}
+            await self._mark_not_ready([p for p in pods if id(p) not in evicted], now)
         after = [t for t in (h.recheck_after,
                              plan.next_due - now if plan.next_due is not None else None) if t is not None]
         return Requeue(after=max(min(after), MIN_RECHECK)) if after else None
@@ -105,8 +107,8 @@ class NodeLifecycleController(QueueController):
         for pod in pods_marked_not_ready(pods, now=now):
             try:
                 await self.api.update_status(pod)
-            except NotFound:
-                continue
+            except (NotFound, Conflict):
+                continue        # gone, or changed since the cache saw it: the next sync sees it again
             self.events.event(pod, "Warning", "NodeNotReady", "Node is not ready")
 
     async def _evict(self, pod: core_pb2.Pod) -> None:

@@ -177,8 +177,12 @@ async def test_owner_missing_from_the_cache_is_read_live():
     assert (await gc.owner_state(dep, ref)).exists
     ref.uid = "another-uid"                                # same name, another object: gone
     assert not (await gc.owner_state(dep, ref)).exists
-    ref.kind, ref.api_version = "Widget", "example.com/v1"  # a kind Skiff does not serve
-    assert not (await gc.owner_state(dep, ref)).exists
+    ref.kind, ref.api_version = "Widget", "example.com/v1"  # a kind Skiff does not serve: kept, as Kubernetes
+    assert (await gc.owner_state(dep, ref)).exists
+    node = core_pb2.Node(metadata={"name": "n1"})           # cluster-scoped, with a namespaced owner: kept
+    nref = node.metadata.owner_references.add(api_version="apps/v1", kind="Deployment", name="owner",
+                                              uid=owner.metadata.uid)
+    assert (await gc.owner_state(node, nref)).exists
 
 
 async def _empty(api, resource) -> bool:
