@@ -15,10 +15,10 @@ and the next call chooses again, so `get -w`'s reconnect loop moves on to a live
 from __future__ import annotations
 
 import json
-from typing import Iterator
-
 import threading
-from typing import Sequence
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
 
 import grpc
 from google.protobuf.message import Message
@@ -306,3 +306,75 @@ class Watch:
     def cancel(self) -> None:
         self.cancelled = True
         self.call.cancel()
+
+
+# -- following a collection ---------------------------------------------------------------------
+WATCH_RECONNECT_FOR = 30.0  # seconds a watch keeps trying to reach a restarting server
+
+
+@dataclass(frozen=True)
+class Listed:
+    """The whole collection: the first list, and a relist after the watch's resourceVersion was compacted."""
+    objs: list[Message]
+
+
+@dataclass(frozen=True)
+class Changed:
+    """One watch event: ADDED, MODIFIED or DELETED."""
+    type: str
+    obj: Message
+
+
+def follow(api: "Api", kind: Kind, namespace: str, *, label_selector: str = "", field_selector: str = "",
+           on_stream: Callable[["Watch"], bool] | None = None,
+           expired: Callable[[], bool] = lambda: False) -> Iterator[Listed | Changed]:
+    """List, then watch from the list's resourceVersion, as `get -w` and `rollout status` do: yields
+    Listed first, Changed per event, and Listed again after a 410 (relist, then watch on from there).
+    A stream the server ends is resumed from the last resourceVersion seen; an unreachable server
+    is retried for WATCH_RECONNECT_FOR s, so a short outage costs no events. `on_stream(stream)`
+    sees each new stream (False: stop); `expired()` True stops it too. Closing the generator (or an
+    exception through it) cancels the stream in progress."""
+    def relist() -> tuple[Listed, str]:
+        objs, rv = api.list(kind, namespace, label_selector=label_selector, field_selector=field_selector)
+        return Listed(objs), rv
+    listed, rv = relist()
+    yield listed
+    unreachable_since: float | None = None
+    stream = None
+    try:
+        while True:
+            try:
+                stream = api.watch(kind, namespace, resource_version=rv, label_selector=label_selector,
+                                   field_selector=field_selector)
+                if on_stream is not None and not on_stream(stream):
+                    return
+                for ev in stream:
+                    unreachable_since = None
+                    obj = kinds.unwrap(ev.object) if ev.object.WhichOneof("kind") else None
+                    if ev.type == "BOOKMARK":
+                        rv = obj.metadata.resource_version if obj is not None else rv
+                    elif ev.type == "ERROR":
+                        if ev.status.code != 410:
+                            raise ServerError("UNKNOWN", ev.status.reason or "InternalError", ev.status.message,
+                                              ev.status)
+                        stream.cancel()     # compacted away: list again and watch on from there
+                        listed, rv = relist()
+                        yield listed
+                        break
+                    elif obj is not None:
+                        rv = obj.metadata.resource_version or rv
+                        yield Changed(ev.type, obj)
+                stream = None
+                if expired():
+                    return
+                time.sleep(0.1)   # the server ended the stream (timeout, slow consumer): resume from rv
+            except Unreachable:
+                now = time.monotonic()
+                if unreachable_since is None:
+                    unreachable_since = now
+                if now - unreachable_since > WATCH_RECONNECT_FOR or expired():
+                    raise
+                time.sleep(0.5)
+    finally:
+        if stream is not None:
+            stream.cancel()

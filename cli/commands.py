@@ -15,13 +15,12 @@ from typing import Callable, Sequence, TextIO
 from google.protobuf.message import Message
 
 from cli import manifests, merge, printers, record
-from cli.api import Api, ServerError, Unreachable
+from cli.api import Api, Listed, ServerError, follow
 from cli.manifests import Manifest, ManifestError
 from client import codec, kinds
 from client.kinds import Kind
 
 APPLY_RETRIES = 5           # Update attempts when someone else wrote in between (Conflict)
-WATCH_RECONNECT_FOR = 30.0  # seconds `get -w` keeps trying to reach a restarting server
 
 
 class UsageError(Exception):
@@ -438,49 +437,22 @@ def watch(ctx: Context, api: Api, kind: Kind, ns: str, name: str | None, args, a
             previous[signum] = signal.signal(signum, _raise_stop)
         except ValueError:  # not the main thread (an embedding test): keep the process's handlers
             pass
-    stream = None
+    events = follow(api, kind, ns, label_selector=label_selector, field_selector=field_selector)
+    first = True
     try:
-        objs, rv = api.list(kind, ns, label_selector=label_selector, field_selector=field_selector)
-        if name and not objs:
-            raise ServerError("NOT_FOUND", "NotFound", f'{kind.group_resource} "{name}" not found')
-        printer.show(objs)
-        unreachable_since: float | None = None
-        while True:
-            try:
-                stream = api.watch(kind, ns, resource_version=rv, label_selector=label_selector,
-                                   field_selector=field_selector)
-                for ev in stream:
-                    unreachable_since = None
-                    obj = kinds.unwrap(ev.object) if ev.object.WhichOneof("kind") else None
-                    if ev.type == "BOOKMARK":
-                        rv = obj.metadata.resource_version if obj is not None else rv
-                    elif ev.type == "ERROR":
-                        if ev.status.code != 410:
-                            raise ServerError("UNKNOWN", ev.status.reason or "InternalError", ev.status.message,
-                                              ev.status)
-                        # Our resourceVersion was compacted away: list again, show it, and watch on from there.
-                        stream.cancel()
-                        objs, rv = api.list(kind, ns, label_selector=label_selector, field_selector=field_selector)
-                        printer.show(objs)
-                        break
-                    elif obj is not None:
-                        rv = obj.metadata.resource_version or rv
-                        printer.show([obj])
-                stream = None
-                time.sleep(0.1)  # the server ended the stream (timeout, slow consumer): resume from rv
-            except Unreachable:
-                # The server went away (restarting, or the watch's apiserver was killed): retry from rv a
-                # while, so a short outage costs no events; give up after WATCH_RECONNECT_FOR.
-                now = time.monotonic()
-                unreachable_since = unreachable_since or now
-                if now - unreachable_since > WATCH_RECONNECT_FOR:
-                    raise
-                time.sleep(0.5)
+        for item in events:
+            if isinstance(item, Listed):
+                if first and name and not item.objs:
+                    raise ServerError("NOT_FOUND", "NotFound", f'{kind.group_resource} "{name}" not found')
+                first = False
+                printer.show(item.objs)
+            else:
+                printer.show([item.obj])
+        return 0
     except (KeyboardInterrupt, _Stop):
-        if stream is not None:
-            stream.cancel()
         return 0
     finally:
+        events.close()      # cancels the stream in progress
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

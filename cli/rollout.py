@@ -44,7 +44,7 @@ from typing import Iterable, Mapping, Sequence
 from google.protobuf.message import Message
 
 from cli import outcome, printers
-from cli.api import Api, ServerError, Unreachable
+from cli.api import Api, Listed, ServerError, follow
 from cli.commands import Context, UsageError, file_targets, namespace_of, resolve_targets, subcommand
 from cli.describers import Clock, Writer
 from cli.describers_pod import describe_pod_template
@@ -66,7 +66,6 @@ TIMED_OUT_REASON = "ProgressDeadlineExceeded"
 ANNOTATIONS_TO_SKIP = frozenset({LAST_APPLIED, REVISION, REVISION_HISTORY, DESIRED_REPLICAS, MAX_REPLICAS,
                                  ROLLBACK_TO})
 TIMEOUT_MESSAGE = "timed out waiting for the condition"   # Go's wait.ErrWaitTimeout
-WATCH_RECONNECT_FOR = 30.0
 
 SUBCOMMANDS = ("history", "pause", "restart", "resume", "status", "undo")
 # The flags each subcommand owns, by argparse dest; the others are refused (`unknown flag`).
@@ -547,51 +546,24 @@ def _status(ctx: Context, api: Api, targets: list[Target], args) -> int:
         ctx.say(line)
         return finished or not watch
 
+    events = follow(api, t.kind, t.namespace, field_selector=selector, on_stream=deadline.watching,
+                    expired=lambda: deadline.expired)
     try:
-        objs, rv = api.list(t.kind, t.namespace, field_selector=selector)
-        if not objs:
-            raise ServerError("NOT_FOUND", "NotFound", f'{t.kind.group_resource} "{t.name}" not found')
-        if done(objs[0]):
-            return 0
-        unreachable_since: float | None = None
-        while True:
-            try:
-                stream = api.watch(t.kind, t.namespace, resource_version=rv, field_selector=selector)
-                if not deadline.watching(stream):
-                    break
-                for ev in stream:
-                    unreachable_since = None
-                    obj = kinds.unwrap(ev.object) if ev.object.WhichOneof("kind") else None
-                    if ev.type == "BOOKMARK":
-                        rv = obj.metadata.resource_version if obj is not None else rv
-                    elif ev.type == "ERROR":
-                        if ev.status.code != 410:
-                            raise ServerError("UNKNOWN", ev.status.reason or "InternalError", ev.status.message,
-                                              ev.status)
-                        stream.cancel()   # compacted: list again (an informer's relist) and go on from there
-                        objs, rv = api.list(t.kind, t.namespace, field_selector=selector)
-                        if not objs:
-                            raise RolloutError("object has been deleted")
-                        if done(objs[0]):
-                            return 0
-                        break
-                    elif ev.type == "DELETED":
-                        stream.cancel()
-                        raise RolloutError("object has been deleted")
-                    elif obj is not None:
-                        rv = obj.metadata.resource_version or rv
-                        if done(obj):
-                            stream.cancel()
-                            return 0
-                if deadline.expired:
-                    break
-                time.sleep(0.1)   # the server ended the stream: resume from rv
-            except Unreachable:
-                now = time.monotonic()
-                unreachable_since = unreachable_since or now
-                if now - unreachable_since > WATCH_RECONNECT_FOR or deadline.expired:
-                    raise
-                time.sleep(0.5)
+        first = True
+        for item in events:
+            if isinstance(item, Listed):
+                if not item.objs:
+                    if first:
+                        raise ServerError("NOT_FOUND", "NotFound", f'{t.kind.group_resource} "{t.name}" not found')
+                    raise RolloutError("object has been deleted")
+                first = False
+                if done(item.objs[0]):
+                    return 0
+            elif item.type == "DELETED":
+                raise RolloutError("object has been deleted")
+            elif done(item.obj):
+                return 0
         raise RolloutError(TIMEOUT_MESSAGE)
     finally:
+        events.close()      # cancels the stream in progress
         deadline.stop()
