@@ -47,11 +47,11 @@ import asyncio
 import heapq
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 __all__ = ["DEFAULT_BASE_DELAY", "DEFAULT_MAX_DELAY", "Empty", "QueueState", "ShutDown", "WorkQueue",
-           "backoff_delay"]
+           "backoff_delay", "run_worker"]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -310,3 +310,26 @@ class WorkQueue(Generic[K]):
 def _resolve(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+async def run_worker(queue: WorkQueue[K], sync: Callable[[K], Awaitable[float | None]],
+                     on_error: Callable[[K, Exception, float], None]) -> None:
+    """One worker of STYLE.md §2's loop, until the queue is shut down and drained: takes a key (never
+    one another worker holds), awaits `sync(key)`, and owns the retries: an exception re-queues the
+    key with its exponential backoff and is passed to `on_error(key, exc, delay)`; success forgets
+    the backoff, and a returned number of seconds asks for a timed re-check after it."""
+    while True:
+        try:
+            key = await queue.get()
+        except ShutDown:
+            return
+        try:
+            after = await sync(key)
+        except Exception as e:  # noqa: BLE001 - the loop owns retries: reported, then re-queued
+            on_error(key, e, queue.add_rate_limited(key))
+        else:
+            queue.forget(key)
+            if after is not None:
+                queue.add_after(key, max(0.0, after))
+        finally:
+            queue.done(key)

@@ -36,7 +36,7 @@ from google.protobuf.message import Message
 from client.errors import Conflict
 from client.events import EventRecorder
 from client.informer import DeletedFinalStateUnknown, Informer, key_of
-from client.workqueue import ShutDown, WorkQueue
+from client.workqueue import WorkQueue, run_worker
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,8 @@ class QueueController:
     async def run(self, workers: int | None = None) -> None:
         """Runs the workers until cancelled (then shuts the queue down)."""
         n = workers or self.ctx.options.workers
-        tasks = [asyncio.create_task(self._worker(i), name=f"{self.name}-worker-{i}") for i in range(n)]
+        tasks = [asyncio.create_task(run_worker(self.queue, self._sync, self._failed), name=f"{self.name}-worker-{i}")
+                 for i in range(n)]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -135,25 +136,12 @@ class QueueController:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _worker(self, i: int) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except ShutDown:
-                return
-            try:
-                result = await self.sync(key)
-            except asyncio.CancelledError:
-                self.queue.done(key)
-                raise
-            except Conflict as e:
-                delay = self.queue.add_rate_limited(key)
-                log.debug("%s %s: conflict (%s); again in %.3fs", self.name, key, e, delay)
-            except Exception as e:  # noqa: BLE001 - the loop owns retries (STYLE.md §2)
-                delay = self.queue.add_rate_limited(key)
-                log.warning("%s %s: sync failed: %r; again in %.3fs", self.name, key, e, delay)
-            else:
-                self.queue.forget(key)
-                if isinstance(result, Requeue):
-                    self.queue.add_after(key, max(0.0, result.after))
-            self.queue.done(key)
+    async def _sync(self, key: str) -> float | None:
+        result = await self.sync(key)
+        return result.after if isinstance(result, Requeue) else None
+
+    def _failed(self, key: str, e: Exception, delay: float) -> None:
+        if isinstance(e, Conflict):
+            log.debug("%s %s: conflict (%s); again in %.3fs", self.name, key, e, delay)
+        else:
+            log.warning("%s %s: sync failed: %r; again in %.3fs", self.name, key, e, delay)

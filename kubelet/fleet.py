@@ -49,7 +49,7 @@ from client.api import ApiClient
 from client.errors import AlreadyExists, ApiError, Backoff, Conflict, NotFound
 from client.informer import DeletedFinalStateUnknown, Informer, key_of, split_key
 from client.leaderelection import format_micro_time
-from client.workqueue import ShutDown, WorkQueue
+from client.workqueue import WorkQueue, run_worker
 from kubelet.hollow import (
     FINALIZED, REJECTED, RUNNING, STOPPING, FinalizePod, ForgetPod, KillPod, NodeView, PostRunningStatus,
     RejectPod, Requeue, Runtime, StartPod, compute_actions, grace_seconds, pod_key, rejected_status,
@@ -165,7 +165,7 @@ class Fleet:
             tg.create_task(self.pods.run(), name="pods informer")
             tg.create_task(self.node_cache.run(), name="nodes informer")
             for i in range(self.cfg.workers):
-                tg.create_task(self._worker(), name=f"pod worker {i}")
+                tg.create_task(run_worker(self.queue, self._sync_pod, self._pod_failed), name=f"pod worker {i}")
             self._initial = self.add_nodes(self.cfg.nodes)
             tg.create_task(self._announce(), name="announce")
 
@@ -456,21 +456,8 @@ class Fleet:
         if key in self.runtime or pod.spec.node_name in self.nodes:
             self.queue.add(key)
 
-    async def _worker(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except ShutDown:
-                return
-            try:
-                await self._sync_pod(key)
-            except Exception as e:  # noqa: BLE001 - the queue owns retries (STYLE §2): logged, requeued
-                delay = self.queue.add_rate_limited(key)
-                self._failed("pod", f"pod {key}: sync", e, delay)
-            else:
-                self.queue.forget(key)
-            finally:
-                self.queue.done(key)
+    def _pod_failed(self, key: str, e: Exception, delay: float) -> None:
+        self._failed("pod", f"pod {key}: sync", e, delay)
 
     async def _sync_pod(self, key: str) -> None:
         pod = self.pods.get_by_key(key)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from client.workqueue import Empty, QueueState, ShutDown, WorkQueue, backoff_delay
+from client.workqueue import Empty, QueueState, ShutDown, WorkQueue, backoff_delay, run_worker
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -502,3 +502,28 @@ async def test_rate_limited_through_shell():
     assert await asyncio.wait_for(queue.get(), 1) == "a"
     queue.forget("a")
     assert queue.num_requeues("a") == 0
+
+
+async def test_run_worker_owns_retries_and_timed_rechecks():
+    """run_worker: a failing sync is reported and re-queued with backoff, a returned delay re-checks
+    the key after it, success forgets the backoff; it returns once the queue is shut down and drained."""
+    q: WorkQueue[str] = WorkQueue(base_delay=0.001)
+    calls: list[str] = []
+    errors: list[tuple[str, str, float]] = []
+
+    async def sync(key: str) -> float | None:
+        calls.append(key)
+        if key == "flaky" and calls.count("flaky") == 1:
+            raise RuntimeError("boom")
+        if key == "later" and calls.count("later") == 1:
+            return 0.001
+        if calls.count("flaky") == 2 and calls.count("later") == 2:
+            q.shutdown()
+        return None
+
+    q.add("flaky")
+    q.add("later")
+    await asyncio.wait_for(run_worker(q, sync, lambda k, e, d: errors.append((k, str(e), d))), 5)
+    assert sorted(calls) == ["flaky", "flaky", "later", "later"]
+    assert errors == [("flaky", "boom", 0.001)]
+    assert q.num_requeues("flaky") == 0
