@@ -13,6 +13,8 @@
     finally:
         queue.done(key)
 
+`run_worker(queue, sync, on_error)` is that loop, for components to run N of.
+
 Guarantees, as k8s.io/client-go/util/workqueue (queue.go, delaying_queue.go, default_rate_limiters.go)
 gives them, because level-triggered controllers (STYLE.md §2) are correct only with them:
 - A key is never handed to two workers at once: it is *processing* from `get` until `done`. Two
